@@ -1,0 +1,50 @@
+// SPDX-License-Identifier: MIT
+// Argument checks shared by the exported functions.
+#pragma once
+
+#include <webservices.h>
+
+#include "core/error.h"
+
+namespace openwws::api {
+
+// A handle is usable when it is non-NULL and still carries its live magic value
+// (catches a wrong handle type; a freed handle only where the memory is intact).
+template <typename T>
+bool usable(T* handle) noexcept {
+  return handle && handle->is_live();
+}
+
+// WS_ASYNC_CONTEXT: NULL means synchronous; a context must carry a callback.
+inline HRESULT check_async(const WS_ASYNC_CONTEXT* ctx, WS_ERROR* error, const char* fn) noexcept {
+  if (ctx && !ctx->callback)
+    return core::fail(error, E_INVALIDARG, std::string(fn) + ": the WS_ASYNC_CONTEXT has no callback");
+  return S_OK;
+}
+
+inline HRESULT invalid(WS_ERROR* error, const char* fn, const char* what) noexcept {
+  return core::fail(error, E_INVALIDARG, std::string(fn) + ": " + what);
+}
+
+// A WS_STRING must point at its characters unless it is empty.
+inline bool valid_string(const WS_STRING* s) noexcept { return s && (s->chars || s->length == 0); }
+
+enum class side { listener, client };
+
+// The channel type/binding pairs Microsoft documents: HTTP serves REPLY on the listener
+// side and REQUEST on the client side; TCP and named pipes are sessions; UDP is duplex.
+inline bool pair_supported(WS_CHANNEL_TYPE type, WS_CHANNEL_BINDING binding, side s) noexcept {
+  switch (binding) {
+    case WS_TCP_CHANNEL_BINDING:
+    case WS_NAMEDPIPE_CHANNEL_BINDING:
+      return type == WS_CHANNEL_TYPE_DUPLEX_SESSION;
+    case WS_UDP_CHANNEL_BINDING:
+      return type == WS_CHANNEL_TYPE_DUPLEX;
+    case WS_HTTP_CHANNEL_BINDING:
+      return type == (s == side::listener ? WS_CHANNEL_TYPE_REPLY : WS_CHANNEL_TYPE_REQUEST);
+    default:
+      return false;
+  }
+}
+
+}  // namespace openwws::api

@@ -1,0 +1,400 @@
+// SPDX-License-Identifier: MIT
+// The channel state machine (WS_CHANNEL_STATE) for TCP session channels: accepted by a
+// listener, or opened by a client with WsOpenChannel.
+#include "core/objects.h"
+
+#include "core/error.h"
+#include "core/properties.h"
+#include "core/text.h"
+#include "core/url.h"
+#include "platform/error_map.h"
+#include "platform/socket.h"
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <thread>
+
+namespace openwws::core {
+
+namespace {
+
+template <typename T, typename M>
+T& owner_of(M& member, M T::*ptr) noexcept {
+  auto offset = reinterpret_cast<std::uintptr_t>(&(static_cast<T*>(nullptr)->*ptr));
+  return *reinterpret_cast<T*>(reinterpret_cast<char*>(&member) - offset);
+}
+
+constexpr std::uint8_t cgs = at_create | can_get | can_set;
+constexpr std::uint8_t cg = at_create | can_get;
+
+const prop_info channel_table[] = {
+    OPENWWS_PROP(WS_CHANNEL_PROPERTY_MAX_BUFFERED_MESSAGE_SIZE, channel_props, max_buffered_message_size, cg,
+                 valid_nonzero, "MAX_BUFFERED_MESSAGE_SIZE"),
+    OPENWWS_PROP(WS_CHANNEL_PROPERTY_MAX_STREAMED_MESSAGE_SIZE, channel_props, max_streamed_message_size, cg, nullptr,
+                 "MAX_STREAMED_MESSAGE_SIZE"),
+    OPENWWS_PROP(WS_CHANNEL_PROPERTY_MAX_STREAMED_START_SIZE, channel_props, max_streamed_start_size, cg, nullptr,
+                 "MAX_STREAMED_START_SIZE"),
+    OPENWWS_PROP(WS_CHANNEL_PROPERTY_MAX_STREAMED_FLUSH_SIZE, channel_props, max_streamed_flush_size, cg, nullptr,
+                 "MAX_STREAMED_FLUSH_SIZE"),
+    OPENWWS_PROP(WS_CHANNEL_PROPERTY_ENCODING, channel_props, encoding, cg, nullptr, "ENCODING"),
+    OPENWWS_PROP(WS_CHANNEL_PROPERTY_ENVELOPE_VERSION, channel_props, envelope_version, cg, nullptr,
+                 "ENVELOPE_VERSION"),
+    OPENWWS_PROP(WS_CHANNEL_PROPERTY_ADDRESSING_VERSION, channel_props, addressing_version, cg, nullptr,
+                 "ADDRESSING_VERSION"),
+    OPENWWS_PROP(WS_CHANNEL_PROPERTY_MAX_SESSION_DICTIONARY_SIZE, channel_props, max_session_dictionary_size, cg,
+                 nullptr, "MAX_SESSION_DICTIONARY_SIZE"),
+    OPENWWS_PROP(WS_CHANNEL_PROPERTY_ASYNC_CALLBACK_MODEL, channel_props, callback_model, cgs, valid_callback_model,
+                 "ASYNC_CALLBACK_MODEL"),
+    OPENWWS_PROP(WS_CHANNEL_PROPERTY_IP_VERSION, channel_props, ip_version, cg, valid_ip_version, "IP_VERSION"),
+    OPENWWS_PROP(WS_CHANNEL_PROPERTY_RESOLVE_TIMEOUT, channel_props, resolve_timeout, cgs, nullptr,
+                 "RESOLVE_TIMEOUT"),
+    OPENWWS_PROP(WS_CHANNEL_PROPERTY_CONNECT_TIMEOUT, channel_props, connect_timeout, cgs, nullptr,
+                 "CONNECT_TIMEOUT"),
+    OPENWWS_PROP(WS_CHANNEL_PROPERTY_SEND_TIMEOUT, channel_props, send_timeout, cgs, nullptr, "SEND_TIMEOUT"),
+    OPENWWS_PROP(WS_CHANNEL_PROPERTY_RECEIVE_RESPONSE_TIMEOUT, channel_props, receive_response_timeout, cgs, nullptr,
+                 "RECEIVE_RESPONSE_TIMEOUT"),
+    OPENWWS_PROP(WS_CHANNEL_PROPERTY_RECEIVE_TIMEOUT, channel_props, receive_timeout, cgs, nullptr,
+                 "RECEIVE_TIMEOUT"),
+    OPENWWS_PROP(WS_CHANNEL_PROPERTY_CLOSE_TIMEOUT, channel_props, close_timeout, cgs, nullptr, "CLOSE_TIMEOUT"),
+    OPENWWS_PROP(WS_CHANNEL_PROPERTY_ENABLE_TIMEOUTS, channel_props, enable_timeouts, cg, valid_bool,
+                 "ENABLE_TIMEOUTS"),
+    OPENWWS_PROP(WS_CHANNEL_PROPERTY_TRANSFER_MODE, channel_props, transfer_mode, cgs, nullptr, "TRANSFER_MODE"),
+    OPENWWS_PROP(WS_CHANNEL_PROPERTY_MULTICAST_INTERFACE, channel_props, multicast_interface, cgs, nullptr,
+                 "MULTICAST_INTERFACE"),
+    OPENWWS_PROP(WS_CHANNEL_PROPERTY_MULTICAST_HOPS, channel_props, multicast_hops, cgs, nullptr, "MULTICAST_HOPS"),
+    OPENWWS_PROP(WS_CHANNEL_PROPERTY_NO_DELAY, channel_props, no_delay, cgs, valid_bool, "NO_DELAY"),
+    OPENWWS_PROP(WS_CHANNEL_PROPERTY_SEND_KEEP_ALIVES, channel_props, send_keep_alives, cgs, valid_bool,
+                 "SEND_KEEP_ALIVES"),
+    OPENWWS_PROP(WS_CHANNEL_PROPERTY_KEEP_ALIVE_TIME, channel_props, keep_alive_time, cgs, nullptr,
+                 "KEEP_ALIVE_TIME"),
+    OPENWWS_PROP(WS_CHANNEL_PROPERTY_KEEP_ALIVE_INTERVAL, channel_props, keep_alive_interval, cgs, nullptr,
+                 "KEEP_ALIVE_INTERVAL"),
+    OPENWWS_PROP(WS_CHANNEL_PROPERTY_MAX_HTTP_SERVER_CONNECTIONS, channel_props, max_http_server_connections, cgs,
+                 nullptr, "MAX_HTTP_SERVER_CONNECTIONS"),
+    OPENWWS_PROP(WS_CHANNEL_PROPERTY_CHANNEL_TYPE, channel_props, channel_type, can_get, nullptr, "CHANNEL_TYPE"),
+    OPENWWS_PROP(WS_CHANNEL_PROPERTY_TRIM_BUFFERED_MESSAGE_SIZE, channel_props, trim_buffered_message_size, cgs,
+                 nullptr, "TRIM_BUFFERED_MESSAGE_SIZE"),
+    OPENWWS_PROP(WS_CHANNEL_PROPERTY_ENABLE_HTTP_REDIRECT, channel_props, enable_http_redirect, cgs, valid_bool,
+                 "ENABLE_HTTP_REDIRECT"),
+    OPENWWS_PROP(WS_CHANNEL_PROPERTY_FAULTS_AS_ERRORS, channel_props, faults_as_errors, cgs, valid_bool,
+                 "FAULTS_AS_ERRORS"),
+    OPENWWS_PROP(WS_CHANNEL_PROPERTY_ALLOW_UNSECURED_FAULTS, channel_props, allow_unsecured_faults, cgs, valid_bool,
+                 "ALLOW_UNSECURED_FAULTS"),
+    OPENWWS_PROP(WS_CHANNEL_PROPERTY_MAX_HTTP_REQUEST_HEADERS_BUFFER_SIZE, channel_props,
+                 max_http_request_headers_buffer_size, cgs, nullptr, "MAX_HTTP_REQUEST_HEADERS_BUFFER_SIZE"),
+};
+
+bool is_session_binding(WS_CHANNEL_BINDING b) noexcept {
+  return b == WS_TCP_CHANNEL_BINDING || b == WS_NAMEDPIPE_CHANNEL_BINDING;
+}
+
+}  // namespace
+
+const char* state_name(WS_CHANNEL_STATE s) noexcept {
+  static constexpr const char* names[] = {"CREATED", "OPENING", "ACCEPTING", "OPEN", "FAULTED", "CLOSING", "CLOSED"};
+  return static_cast<unsigned>(s) < 7 ? names[s] : "?";
+}
+
+channel::channel(runtime& rt, WS_CHANNEL_TYPE type, WS_CHANNEL_BINDING binding, listener* owner) noexcept
+    : rt_(rt), owner_(owner), binding_(binding) {
+  props_.channel_type = type;
+  if (binding == WS_HTTP_CHANNEL_BINDING || binding == WS_UDP_CHANNEL_BINDING)
+    props_.encoding = WS_ENCODING_XML_UTF8;
+  if (owner) {
+    // Channels made for a listener take these from the listener (WsCreateChannelForListener).
+    props_.callback_model = owner->callback_model();
+    props_.ip_version = owner->ip_version();
+  }
+  start_cmd_.run = run_start;
+  cancel_connect_cmd_.run = run_cancel_connect;
+}
+
+channel::~channel() {
+  magic_ = 0;
+  platform::close_fd(fd_);
+}
+
+HRESULT channel::configure(const WS_CHANNEL_PROPERTY* props, ULONG count, WS_ERROR* error) noexcept {
+  for (ULONG i = 0; i < count; ++i) {
+    if (props[i].id == WS_CHANNEL_PROPERTY_MAX_SESSION_DICTIONARY_SIZE && !is_session_binding(binding_))
+      return fail(error, E_INVALIDARG, "WsCreateChannel: MAX_SESSION_DICTIONARY_SIZE is for TCP and named pipes only");
+    HRESULT hr = store_prop(channel_table, &props_, props[i].id, props[i].value, props[i].valueSize, at_create,
+                            "channel", error);
+    if (FAILED(hr)) return hr;
+  }
+  return S_OK;
+}
+
+void channel::apply_socket_options() noexcept {
+  if (fd_ < 0) return;
+  if (props_.no_delay) platform::set_no_delay(fd_, true);
+  if (props_.send_keep_alives)
+    platform::set_keep_alive(fd_, true, props_.keep_alive_time, props_.keep_alive_interval);
+}
+
+void channel::finish_pending(int fd) noexcept {
+  std::lock_guard lock(mu_);
+  if (fd >= 0) {
+    fd_ = fd;
+    session_shut_down_ = false;
+    state_ = WS_CHANNEL_STATE_OPEN;
+    apply_socket_options();
+  } else {
+    state_ = WS_CHANNEL_STATE_CREATED;
+  }
+}
+
+// ---- the op's loop-thread side ------------------------------------------------------
+
+void channel::run_start(command& c) noexcept {
+  channel& self = owner_of(c, &channel::start_cmd_);
+  if (self.op_.kind == platform::op_kind::accept) {
+    self.owner_->start_pending(self);
+  } else if (self.op_.cancel_requested.load(std::memory_order_acquire)) {
+    self.op_.complete(self.op_, -ECANCELED);
+  } else {
+    self.rt_.io().start_connect(self.op_);
+  }
+}
+
+void channel::run_cancel_connect(command& c) noexcept {
+  channel& self = owner_of(c, &channel::cancel_connect_cmd_);
+  if (self.op_.cancel_requested.load(std::memory_order_acquire)) self.rt_.io().cancel(self.op_);
+  self.cancel_connect_posted_.store(false, std::memory_order_release);
+}
+
+void channel::on_accept_done(platform::io_op& op, int res) noexcept {
+  channel& self = owner_of(op, &channel::op_);
+  self.owner_->accept_done(self, res);
+}
+
+void channel::on_connect_done(platform::io_op& op, int res) noexcept {
+  channel& self = owner_of(op, &channel::op_);
+  int fd = op.fd;
+  op.fd = -1;
+  if (res == 0 && op.cancel_requested.load(std::memory_order_acquire)) res = -ECANCELED;
+  HRESULT hr = S_OK;
+  if (res < 0) {
+    platform::close_fd(fd);
+    fd = -1;
+    hr = res == -ECANCELED
+             ? fail(self.op_error_, WS_E_OPERATION_ABORTED, "WsOpenChannel: the channel was aborted while opening")
+             : fail_errno(self.op_error_, platform::hresult_from_errno(-res), "WsOpenChannel: cannot connect", -res);
+  }
+  self.finish_pending(fd);
+  self.rt_.complete(self.done_, hr);
+}
+
+// ---- client open --------------------------------------------------------------------
+
+HRESULT channel::open(const WS_ENDPOINT_ADDRESS& address, const WS_ASYNC_CONTEXT* ctx, WS_ERROR* error) noexcept {
+  if (owner_)
+    return fail(error, WS_E_INVALID_OPERATION,
+                "WsOpenChannel: a channel from WsCreateChannelForListener is opened by WsAcceptChannel");
+  {
+    std::lock_guard lock(mu_);
+    if (state_ != WS_CHANNEL_STATE_CREATED)
+      return fail(error, WS_E_INVALID_OPERATION,
+                  format("WsOpenChannel: the channel is %s; only a CREATED channel can be opened",
+                         state_name(state_)));
+    state_ = WS_CHANNEL_STATE_OPENING;
+    op_.cancel_requested.store(false, std::memory_order_relaxed);
+  }
+  try {
+    std::string text = utf16_to_utf8(
+        std::u16string_view(reinterpret_cast<const char16_t*>(address.url.chars), address.url.length));
+    parsed_url u;
+    std::string why;
+    HRESULT hr = parse_url(address.url.chars, address.url.length, 0, u, why);
+    if (FAILED(hr)) {
+      why = "WsOpenChannel: cannot parse URL '" + text + "': " + why;
+    } else if (binding_ != WS_TCP_CHANNEL_BINDING) {
+      hr = WS_E_NOT_SUPPORTED;
+      why = "WsOpenChannel: only the TCP binding is implemented by openwws";
+    } else if (u.scheme != WS_URL_NETTCP_SCHEME_TYPE) {
+      hr = WS_E_INVALID_ENDPOINT_URL;
+      why = "WsOpenChannel: a TCP channel needs a net.tcp:// URL, not '" + text + "'";
+    }
+    if (FAILED(hr)) {
+      finish_pending(-1);
+      return fail(error, hr, why);
+    }
+    platform::ip_family family = props_.ip_version == WS_IP_VERSION_4   ? platform::ip_family::v4
+                                 : props_.ip_version == WS_IP_VERSION_6 ? platform::ip_family::v6
+                                                                        : platform::ip_family::any;
+    platform::endpoint ep;
+    std::string host = u.host_utf8();
+    int rc = platform::literal_endpoint(host, u.port, family, ep);
+    if (rc == -EINVAL) rc = platform::resolve_endpoint(host, u.port, family, ep);
+    int fd = -1;
+    if (rc == 0) rc = platform::connect_start(ep, &fd);
+    if (rc != -EINPROGRESS) {
+      if (rc == 0 && op_.cancel_requested.load(std::memory_order_acquire)) {
+        platform::close_fd(fd);
+        rc = -ECANCELED;
+      }
+      finish_pending(rc == 0 ? fd : -1);
+      if (rc == 0) return S_OK;
+      if (rc == -ECANCELED)
+        return fail(error, WS_E_OPERATION_ABORTED, "WsOpenChannel: the channel was aborted while opening");
+      if (rc == -ENOENT)
+        return fail(error, WS_E_ENDPOINT_NOT_FOUND, "WsOpenChannel: host '" + host + "' has no address");
+      return fail_errno(error, platform::hresult_from_errno(-rc), "WsOpenChannel: cannot connect to '" + text + "'",
+                        -rc);
+    }
+    if (!ctx && rt_.on_loop_thread()) {
+      platform::close_fd(fd);
+      finish_pending(-1);
+      return fail(error, WS_E_INVALID_OPERATION,
+                  "WsOpenChannel: a synchronous open from a WS_SHORT_CALLBACK would block the I/O thread");
+    }
+    op_.kind = platform::op_kind::connect;
+    op_.fd = fd;
+    op_.complete = on_connect_done;
+    op_error_ = error;
+    done_.prepare(ctx, props_.callback_model);
+    done_.after = nullptr;
+    rt_.post(start_cmd_);
+    return ctx ? WS_S_ASYNC : done_.wait();
+  } catch (const std::bad_alloc&) {
+    finish_pending(-1);
+    return fail(error, E_OUTOFMEMORY, "WsOpenChannel: out of memory");
+  }
+}
+
+// ---- close, abort, reset, shutdown --------------------------------------------------
+
+HRESULT channel::close(const WS_ASYNC_CONTEXT*, WS_ERROR* error) noexcept {
+  std::lock_guard lock(mu_);
+  switch (state_) {
+    case WS_CHANNEL_STATE_CREATED:
+    case WS_CHANNEL_STATE_CLOSED:
+      state_ = WS_CHANNEL_STATE_CLOSED;
+      return S_OK;
+    case WS_CHANNEL_STATE_OPEN:
+    case WS_CHANNEL_STATE_FAULTED:
+      // No message I/O runs on openwws channels, so the graceful close is the FIN
+      // that close() sends; it completes at once.
+      platform::close_fd(fd_);
+      fd_ = -1;
+      state_ = WS_CHANNEL_STATE_CLOSED;
+      return S_OK;
+    default:
+      return fail(error, WS_E_INVALID_OPERATION, format("WsCloseChannel: the channel is %s", state_name(state_)));
+  }
+}
+
+HRESULT channel::abort(WS_ERROR*) noexcept {
+  WS_CHANNEL_STATE s;
+  {
+    std::lock_guard lock(mu_);
+    s = state_;
+    if (s == WS_CHANNEL_STATE_OPEN) {
+      state_ = WS_CHANNEL_STATE_FAULTED;
+      ::shutdown(fd_, SHUT_RDWR);  // ends any I/O the peer or a reader is waiting on
+    }
+  }
+  if (s == WS_CHANNEL_STATE_ACCEPTING) {
+    owner_->abort_accept(*this);
+  } else if (s == WS_CHANNEL_STATE_OPENING) {
+    op_.cancel_requested.store(true, std::memory_order_release);
+    if (!cancel_connect_posted_.exchange(true, std::memory_order_acq_rel)) rt_.post(cancel_connect_cmd_);
+  }
+  return S_OK;
+}
+
+HRESULT channel::reset(WS_ERROR* error) noexcept {
+  std::lock_guard lock(mu_);
+  if (state_ != WS_CHANNEL_STATE_CREATED && state_ != WS_CHANNEL_STATE_CLOSED)
+    return fail(error, WS_E_INVALID_OPERATION,
+                format("WsResetChannel: the channel is %s; only CREATED or CLOSED can be reset", state_name(state_)));
+  state_ = WS_CHANNEL_STATE_CREATED;
+  session_shut_down_ = false;
+  return S_OK;
+}
+
+HRESULT channel::shutdown_session(const WS_ASYNC_CONTEXT*, WS_ERROR* error) noexcept {
+  std::lock_guard lock(mu_);
+  if (!(props_.channel_type & WS_CHANNEL_TYPE_SESSION) || !(props_.channel_type & WS_CHANNEL_TYPE_OUTPUT))
+    return fail(error, WS_E_INVALID_OPERATION, "WsShutdownSessionChannel: the channel is not an output session");
+  if (state_ == WS_CHANNEL_STATE_FAULTED)
+    return fail(error, WS_E_OBJECT_FAULTED, "WsShutdownSessionChannel: the channel has faulted");
+  if (state_ != WS_CHANNEL_STATE_OPEN)
+    return fail(error, WS_E_INVALID_OPERATION,
+                format("WsShutdownSessionChannel: the channel is %s; it must be OPEN", state_name(state_)));
+  if (session_shut_down_)
+    return fail(error, WS_E_INVALID_OPERATION, "WsShutdownSessionChannel: the session is already shut down");
+  if (int rc = platform::shutdown_send(fd_); rc < 0) {
+    state_ = WS_CHANNEL_STATE_FAULTED;
+    return fail_errno(error, platform::hresult_from_errno(-rc), "WsShutdownSessionChannel: shutdown failed", -rc);
+  }
+  session_shut_down_ = true;
+  return S_OK;
+}
+
+void channel::prepare_free() noexcept {
+  for (;;) {
+    WS_CHANNEL_STATE s;
+    {
+      std::lock_guard lock(mu_);
+      s = state_;
+    }
+    if (s == WS_CHANNEL_STATE_OPEN || s == WS_CHANNEL_STATE_FAULTED) {
+      close(nullptr, nullptr);
+      continue;
+    }
+    if (s != WS_CHANNEL_STATE_ACCEPTING && s != WS_CHANNEL_STATE_OPENING &&
+        !cancel_connect_posted_.load(std::memory_order_acquire))
+      return;
+    // Freeing a channel mid-accept is undefined on Windows; here it is aborted and
+    // the operation allowed to report before the memory goes.
+    abort(nullptr);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
+
+// ---- properties ---------------------------------------------------------------------
+
+HRESULT channel::get_property(WS_CHANNEL_PROPERTY_ID id, void* value, ULONG size, WS_ERROR* error) noexcept {
+  const char* what = "WsGetChannelProperty: channel";
+  std::lock_guard lock(mu_);
+  switch (id) {
+    case WS_CHANNEL_PROPERTY_STATE:
+      if (HRESULT hr = check_value(value, size, sizeof(WS_CHANNEL_STATE), what, id, error); FAILED(hr)) return hr;
+      std::memcpy(value, &state_, sizeof state_);
+      return S_OK;
+    case WS_CHANNEL_PROPERTY_IS_SESSION_SHUT_DOWN: {
+      if (HRESULT hr = check_value(value, size, sizeof(BOOL), what, id, error); FAILED(hr)) return hr;
+      if (!is_session_binding(binding_) || (state_ != WS_CHANNEL_STATE_OPEN && state_ != WS_CHANNEL_STATE_FAULTED))
+        return fail(error, E_INVALIDARG, "WsGetChannelProperty: IS_SESSION_SHUT_DOWN needs an OPEN session channel");
+      BOOL b = session_shut_down_ ? TRUE : FALSE;
+      std::memcpy(value, &b, sizeof b);
+      return S_OK;
+    }
+    case WS_CHANNEL_PROPERTY_REMOTE_IP_ADDRESS: {
+      if (HRESULT hr = check_value(value, size, sizeof(SOCKADDR_STORAGE), what, id, error); FAILED(hr)) return hr;
+      sockaddr_storage ss{};
+      if (fd_ < 0 || platform::peer_address(fd_, ss) < 0)
+        return fail(error, WS_E_INVALID_OPERATION, "WsGetChannelProperty: REMOTE_IP_ADDRESS needs a connected channel");
+      std::memcpy(value, &ss, sizeof ss);
+      return S_OK;
+    }
+    case WS_CHANNEL_PROPERTY_MAX_SESSION_DICTIONARY_SIZE:
+      if (!is_session_binding(binding_))
+        return fail(error, E_INVALIDARG, "WsGetChannelProperty: MAX_SESSION_DICTIONARY_SIZE is for TCP and named pipes");
+      [[fallthrough]];
+    default:
+      return load_prop(channel_table, &props_, id, value, size, what, error);
+  }
+}
+
+HRESULT channel::set_property(WS_CHANNEL_PROPERTY_ID id, const void* value, ULONG size, WS_ERROR* error) noexcept {
+  std::lock_guard lock(mu_);
+  HRESULT hr = store_prop(channel_table, &props_, id, value, size, can_set, "WsSetChannelProperty: channel", error);
+  if (SUCCEEDED(hr) && fd_ >= 0 && (id == WS_CHANNEL_PROPERTY_NO_DELAY || id == WS_CHANNEL_PROPERTY_SEND_KEEP_ALIVES))
+    apply_socket_options();
+  return hr;
+}
+
+}  // namespace openwws::core

@@ -1,0 +1,533 @@
+// SPDX-License-Identifier: MIT
+// The listener state machine (WS_LISTENER_STATE) and its accepts.
+//
+// Who owns what: mu_ guards the state, the pending list and the counters. The loop
+// thread owns slot_ once loop_knows_slot_ is set. An accept is "in flight" from the
+// moment it passes the state check until its caller has been told (callback
+// returned, or synchronous caller released); a close waits for zero in flight.
+#include "core/objects.h"
+
+#include "core/error.h"
+#include "core/properties.h"
+#include "core/text.h"
+#include "core/url.h"
+#include "platform/error_map.h"
+#include "platform/socket.h"
+
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <thread>
+
+namespace openwws::core {
+
+namespace {
+
+template <typename T, typename M>
+T& owner_of(M& member, M T::*ptr) noexcept {
+  auto offset = reinterpret_cast<std::uintptr_t>(&(static_cast<T*>(nullptr)->*ptr));
+  return *reinterpret_cast<T*>(reinterpret_cast<char*>(&member) - offset);
+}
+
+bool valid_backlog(const void* v) noexcept {
+  ULONG x;
+  std::memcpy(&x, v, sizeof x);
+  return x <= 0x7FFFFFFF;
+}
+
+const prop_info listener_table[] = {
+    OPENWWS_PROP(WS_LISTENER_PROPERTY_LISTEN_BACKLOG, listener_props, listen_backlog, at_create | can_get,
+                 valid_backlog, "LISTEN_BACKLOG"),
+    OPENWWS_PROP(WS_LISTENER_PROPERTY_IP_VERSION, listener_props, ip_version, at_create | can_get,
+                 valid_ip_version, "IP_VERSION"),
+    OPENWWS_PROP(WS_LISTENER_PROPERTY_ASYNC_CALLBACK_MODEL, listener_props, callback_model,
+                 at_create | can_get | can_set, valid_callback_model, "ASYNC_CALLBACK_MODEL"),
+    OPENWWS_PROP(WS_LISTENER_PROPERTY_CHANNEL_TYPE, listener_props, channel_type, can_get, nullptr,
+                 "CHANNEL_TYPE"),
+    OPENWWS_PROP(WS_LISTENER_PROPERTY_CHANNEL_BINDING, listener_props, channel_binding, can_get, nullptr,
+                 "CHANNEL_BINDING"),
+    OPENWWS_PROP(WS_LISTENER_PROPERTY_CONNECT_TIMEOUT, listener_props, connect_timeout,
+                 at_create | can_get | can_set, nullptr, "CONNECT_TIMEOUT"),
+    OPENWWS_PROP(WS_LISTENER_PROPERTY_IS_MULTICAST, listener_props, is_multicast, at_create | can_get | can_set,
+                 valid_bool, "IS_MULTICAST"),
+    OPENWWS_PROP(WS_LISTENER_PROPERTY_MULTICAST_LOOPBACK, listener_props, multicast_loopback, at_create,
+                 valid_bool, "MULTICAST_LOOPBACK"),
+    OPENWWS_PROP(WS_LISTENER_PROPERTY_CLOSE_TIMEOUT, listener_props, close_timeout, at_create | can_get | can_set,
+                 nullptr, "CLOSE_TIMEOUT"),
+    OPENWWS_PROP(WS_LISTENER_PROPERTY_TO_HEADER_MATCHING_OPTIONS, listener_props, to_header_matching, at_create,
+                 nullptr, "TO_HEADER_MATCHING_OPTIONS"),
+    OPENWWS_PROP(WS_LISTENER_PROPERTY_TRANSPORT_URL_MATCHING_OPTIONS, listener_props, transport_url_matching,
+                 at_create, nullptr, "TRANSPORT_URL_MATCHING_OPTIONS"),
+    OPENWWS_PROP(WS_LISTENER_PROPERTY_DISALLOWED_USER_AGENT, listener_props, disallowed_user_agent, at_create,
+                 nullptr, "DISALLOWED_USER_AGENT"),
+};
+
+// The ids Microsoft documents that this build does not carry out (custom listeners
+// and multicast groups): E_INVALIDARG would misreport them as misuse.
+bool is_unsupported_feature(std::uint32_t id) noexcept {
+  return id == WS_LISTENER_PROPERTY_MULTICAST_INTERFACES || id == WS_LISTENER_PROPERTY_CUSTOM_LISTENER_CALLBACKS ||
+         id == WS_LISTENER_PROPERTY_CUSTOM_LISTENER_PARAMETERS || id == WS_LISTENER_PROPERTY_CUSTOM_LISTENER_INSTANCE;
+}
+
+}  // namespace
+
+const char* state_name(WS_LISTENER_STATE s) noexcept {
+  static constexpr const char* names[] = {"CREATED", "OPENING", "OPEN", "FAULTED", "CLOSING", "CLOSED"};
+  return static_cast<unsigned>(s) < 6 ? names[s] : "?";
+}
+
+listener::listener(runtime& rt, WS_CHANNEL_TYPE type, WS_CHANNEL_BINDING binding) noexcept : rt_(rt) {
+  props_.listen_backlog = SOMAXCONN;
+  props_.channel_type = type;
+  props_.channel_binding = binding;
+  cancel_cmd_.run = run_cancel;
+  finish_close_cmd_.run = run_finish_close;
+}
+
+listener::~listener() {
+  magic_ = 0;
+  platform::close_fd(slot_.fd);
+}
+
+HRESULT listener::configure(const WS_LISTENER_PROPERTY* props, ULONG count, WS_ERROR* error) noexcept {
+  for (ULONG i = 0; i < count; ++i) {
+    if (is_unsupported_feature(props[i].id))
+      return fail(error, WS_E_NOT_SUPPORTED,
+                  format("WsCreateListener: listener property %u (custom listeners, multicast) is not supported by "
+                         "openwws",
+                         static_cast<unsigned>(props[i].id)));
+    HRESULT hr = store_prop(listener_table, &props_, props[i].id, props[i].value, props[i].valueSize, at_create,
+                            "WsCreateListener: listener", error);
+    if (FAILED(hr)) return hr;
+  }
+  return S_OK;
+}
+
+// ---- open ---------------------------------------------------------------------------
+
+HRESULT listener::bind_url(const WS_STRING& url, int& fd, WS_ERROR* error) noexcept {
+  try {
+    std::string text = utf16_to_utf8(std::u16string_view(reinterpret_cast<const char16_t*>(url.chars), url.length));
+    parsed_url u;
+    std::string why;
+    HRESULT hr = parse_url(url.chars, url.length, WS_URL_FLAGS_ALLOW_HOST_WILDCARDS, u, why);
+    if (FAILED(hr)) return fail(error, hr, "WsOpenListener: cannot parse URL '" + text + "': " + why);
+    if (props_.channel_binding != WS_TCP_CHANNEL_BINDING)
+      return fail(error, WS_E_NOT_SUPPORTED,
+                  "WsOpenListener: only the TCP binding (net.tcp://) is implemented by openwws; '" + text +
+                      "' needs another binding");
+    if (u.scheme != WS_URL_NETTCP_SCHEME_TYPE)
+      return fail(error, WS_E_INVALID_ENDPOINT_URL,
+                  "WsOpenListener: a TCP listener needs a net.tcp:// URL, not '" + text + "'");
+    if (u.has_query || u.has_fragment)
+      return fail(error, WS_E_INVALID_ENDPOINT_URL,
+                  "WsOpenListener: a listener URL may have no query or fragment: '" + text + "'");
+    platform::ip_family family = props_.ip_version == WS_IP_VERSION_4   ? platform::ip_family::v4
+                                 : props_.ip_version == WS_IP_VERSION_6 ? platform::ip_family::v6
+                                                                        : platform::ip_family::any;
+    // Windows binds a literal address as given and every other host (a name,
+    // "localhost", '+', '*') as the wildcard address (WsOpenListener remarks).
+    platform::endpoint ep;
+    std::string host = u.host_utf8();
+    int rc = u.host_is_wildcard ? -EINVAL : platform::literal_endpoint(host, u.port, family, ep);
+    if (rc == -EAFNOSUPPORT)
+      return fail(error, WS_E_ADDRESS_NOT_AVAILABLE,
+                  "WsOpenListener: address '" + host + "' does not fit the listener's IP_VERSION property");
+    if (rc < 0) {
+      if (!u.host.empty() && u.host.front() == u'[')
+        return fail(error, WS_E_INVALID_FORMAT, "WsOpenListener: '" + host + "' is not an IPv6 address");
+      platform::wildcard_endpoint(u.port, family, ep);
+    }
+    int backlog = static_cast<int>(props_.listen_backlog);
+    fd = platform::listen_on(ep, backlog);
+    if (fd < 0) {
+      int err = -fd;
+      fd = -1;
+      return fail_errno(error, platform::hresult_from_errno(err), "WsOpenListener: cannot listen on '" + text + "'",
+                        err);
+    }
+    return S_OK;
+  } catch (const std::bad_alloc&) {
+    return fail(error, E_OUTOFMEMORY, "WsOpenListener: out of memory");
+  }
+}
+
+HRESULT listener::open(const WS_STRING& url, const WS_ASYNC_CONTEXT*, WS_ERROR* error) noexcept {
+  {
+    std::lock_guard lock(mu_);
+    if (state_ != WS_LISTENER_STATE_CREATED)
+      return fail(error, WS_E_INVALID_OPERATION,
+                  format("WsOpenListener: the listener is %s; only a CREATED listener can be opened",
+                         state_name(state_)));
+    state_ = WS_LISTENER_STATE_OPENING;
+    aborted_while_opening_ = false;
+  }
+  // Binding is quick and local, so the open completes before returning even when
+  // asked to run asynchronously (allowed: the callback is then not called).
+  int fd = -1;
+  HRESULT hr = bind_url(url, fd, error);
+  std::lock_guard lock(mu_);
+  if (aborted_while_opening_) {
+    platform::close_fd(fd);
+    state_ = WS_LISTENER_STATE_CREATED;
+    return fail(error, WS_E_OPERATION_ABORTED, "WsOpenListener: WsAbortListener was called while opening");
+  }
+  if (FAILED(hr)) {
+    state_ = WS_LISTENER_STATE_CREATED;
+    return hr;
+  }
+  slot_.fd = fd;
+  state_ = WS_LISTENER_STATE_OPEN;
+  return S_OK;
+}
+
+// ---- accept -------------------------------------------------------------------------
+
+void listener::link_pending(channel& ch) noexcept {
+  ch.pend_next_ = nullptr;
+  ch.pend_prev_ = pending_tail_;
+  if (pending_tail_)
+    pending_tail_->pend_next_ = &ch;
+  else
+    pending_head_ = &ch;
+  pending_tail_ = &ch;
+  ch.pending_ = true;
+  ch.started_ = false;
+  ch.cancel_sent_ = false;
+}
+
+void listener::unlink_pending(channel& ch) noexcept {
+  if (ch.pend_prev_)
+    ch.pend_prev_->pend_next_ = ch.pend_next_;
+  else
+    pending_head_ = ch.pend_next_;
+  if (ch.pend_next_)
+    ch.pend_next_->pend_prev_ = ch.pend_prev_;
+  else
+    pending_tail_ = ch.pend_prev_;
+  ch.pend_prev_ = ch.pend_next_ = nullptr;
+  ch.pending_ = false;
+}
+
+HRESULT listener::accept(channel& ch, const WS_ASYNC_CONTEXT* ctx, WS_ERROR* error) noexcept {
+  {
+    std::lock_guard lock(ch.mu_);
+    if (ch.state_ != WS_CHANNEL_STATE_CREATED)
+      return fail(error, WS_E_INVALID_OPERATION,
+                  format("WsAcceptChannel: the channel is %s; only a CREATED channel can accept",
+                         state_name(ch.state_)));
+    ch.state_ = WS_CHANNEL_STATE_ACCEPTING;
+    ch.op_.cancel_requested.store(false, std::memory_order_relaxed);
+  }
+  std::unique_lock lock(mu_);
+  auto refuse = [&](HRESULT hr, std::string text) {
+    lock.unlock();
+    ch.finish_pending(-1);
+    return fail(error, hr, text);
+  };
+  if (state_ != WS_LISTENER_STATE_OPEN) {
+    if (state_ == WS_LISTENER_STATE_FAULTED)
+      return refuse(WS_E_OBJECT_FAULTED, "WsAcceptChannel: the listener has faulted (WsAbortListener was called)");
+    return refuse(WS_E_INVALID_OPERATION,
+                  format("WsAcceptChannel: the listener is %s; accepting needs an OPEN listener", state_name(state_)));
+  }
+  if (ch.op_.cancel_requested.load(std::memory_order_relaxed))
+    return refuse(WS_E_OPERATION_ABORTED, "WsAcceptChannel: the channel was aborted");
+  ++inflight_;
+  if (!pending_head_) {
+    // Nothing queued: take a connection that is already waiting, on this thread,
+    // without a trip through the loop (the fast path under load).
+    lock.unlock();
+    int fd = platform::accept_one(slot_.fd);
+    lock.lock();
+    if (fd != -EAGAIN) {
+      bool aborted = state_ != WS_LISTENER_STATE_OPEN || ch.op_.cancel_requested.load(std::memory_order_relaxed);
+      op_finished_locked();
+      lock.unlock();
+      if (fd >= 0 && aborted) {
+        platform::close_fd(fd);
+        fd = -ECANCELED;
+      }
+      ch.finish_pending(fd);
+      if (fd >= 0) return S_OK;
+      if (fd == -ECANCELED)
+        return fail(error, WS_E_OPERATION_ABORTED, "WsAcceptChannel: the listener was aborted or closed");
+      return fail_errno(error, platform::hresult_from_errno(-fd), "WsAcceptChannel: accept failed", -fd);
+    }
+    if (state_ != WS_LISTENER_STATE_OPEN || ch.op_.cancel_requested.load(std::memory_order_relaxed)) {
+      op_finished_locked();
+      return refuse(WS_E_OPERATION_ABORTED, "WsAcceptChannel: the listener was aborted or closed");
+    }
+  }
+  if (!ctx && rt_.on_loop_thread()) {
+    op_finished_locked();
+    return refuse(WS_E_INVALID_OPERATION,
+                  "WsAcceptChannel: a synchronous accept from a WS_SHORT_CALLBACK would block the I/O thread");
+  }
+  link_pending(ch);
+  loop_knows_slot_ = true;
+  ch.op_.kind = platform::op_kind::accept;
+  ch.op_.slot = &slot_;
+  ch.op_.complete = channel::on_accept_done;
+  ch.op_error_ = error;
+  ch.done_.prepare(ctx, props_.callback_model);
+  ch.done_.after = op_finished;
+  ch.done_.after_owner = this;
+  lock.unlock();
+  rt_.post(ch.start_cmd_);
+  return ctx ? WS_S_ASYNC : ch.done_.wait();
+}
+
+// Loop thread: the accept's start command.
+void listener::start_pending(channel& ch) noexcept {
+  bool cancelled;
+  {
+    std::lock_guard lock(mu_);
+    ch.started_ = true;
+    cancelled = ch.op_.cancel_requested.load(std::memory_order_relaxed);
+  }
+  if (cancelled)
+    ch.op_.complete(ch.op_, -ECANCELED);
+  else
+    rt_.io().start_accept(slot_, ch.op_);
+}
+
+// Loop thread: the backend finished an accept.
+void listener::accept_done(channel& ch, int res) noexcept {
+  bool cancelled;
+  {
+    std::lock_guard lock(mu_);
+    unlink_pending(ch);
+    cancelled = ch.op_.cancel_requested.load(std::memory_order_relaxed);
+  }
+  // A connection that arrives after the abort is not handed out: the accept was
+  // aborted, so it reports WS_E_OPERATION_ABORTED.
+  if (res >= 0 && cancelled) {
+    platform::close_fd(res);
+    res = -ECANCELED;
+  }
+  HRESULT hr = S_OK;
+  if (res == -ECANCELED) {
+    hr = fail(ch.op_error_, WS_E_OPERATION_ABORTED, "WsAcceptChannel: the accept was aborted");
+  } else if (res < 0) {
+    hr = fail_errno(ch.op_error_, platform::hresult_from_errno(-res), "WsAcceptChannel: accept failed", -res);
+  }
+  ch.finish_pending(res);
+  rt_.complete(ch.done_, hr);
+}
+
+void listener::op_finished_locked() noexcept {
+  --inflight_;
+  if (state_ == WS_LISTENER_STATE_CLOSING && inflight_ == 0 && !finish_posted_) {
+    finish_posted_ = true;
+    rt_.post(finish_close_cmd_);
+  }
+}
+
+void listener::op_finished(void* self) noexcept {
+  auto* l = static_cast<listener*>(self);
+  std::lock_guard lock(l->mu_);
+  l->op_finished_locked();
+}
+
+// ---- abort, cancel, close -----------------------------------------------------------
+
+void listener::request_cancel_all_locked() noexcept {
+  bool any = false;
+  for (channel* ch = pending_head_; ch; ch = ch->pend_next_) {
+    ch->op_.cancel_requested.store(true, std::memory_order_relaxed);
+    any = true;
+  }
+  if (any && !cancel_posted_) {
+    cancel_posted_ = true;
+    rt_.post(cancel_cmd_);
+  }
+}
+
+void listener::abort_accept(channel& ch) noexcept {
+  std::lock_guard lock(mu_);
+  ch.op_.cancel_requested.store(true, std::memory_order_relaxed);
+  if (ch.pending_ && !cancel_posted_) {
+    cancel_posted_ = true;
+    rt_.post(cancel_cmd_);
+  }
+}
+
+// Loop thread: cancel every started accept that was asked to stop. The backend may
+// complete them inline, which takes mu_, so they are gathered first.
+void listener::run_cancel(command& c) noexcept {
+  listener& self = owner_of(c, &listener::cancel_cmd_);
+  channel* batch = nullptr;
+  {
+    std::lock_guard lock(self.mu_);
+    self.cancel_posted_ = false;
+    for (channel* ch = self.pending_head_; ch; ch = ch->pend_next_) {
+      if (ch->started_ && !ch->cancel_sent_ && ch->op_.cancel_requested.load(std::memory_order_relaxed)) {
+        ch->cancel_sent_ = true;
+        ch->cancel_next_ = batch;
+        batch = ch;
+      }
+    }
+  }
+  while (batch) {
+    channel* ch = batch;
+    batch = ch->cancel_next_;
+    self.rt_.io().cancel(ch->op_);
+  }
+}
+
+HRESULT listener::abort() noexcept {
+  std::lock_guard lock(mu_);
+  switch (state_) {
+    case WS_LISTENER_STATE_OPEN:
+      state_ = WS_LISTENER_STATE_FAULTED;
+      break;
+    case WS_LISTENER_STATE_OPENING:
+      aborted_while_opening_ = true;
+      break;
+    case WS_LISTENER_STATE_CLOSING:
+      aborted_while_closing_ = true;
+      break;
+    default:
+      break;
+  }
+  request_cancel_all_locked();
+  return S_OK;
+}
+
+HRESULT listener::close(const WS_ASYNC_CONTEXT* ctx, WS_ERROR* error) noexcept {
+  std::unique_lock lock(mu_);
+  switch (state_) {
+    case WS_LISTENER_STATE_CREATED:
+      state_ = WS_LISTENER_STATE_CLOSED;
+      return S_OK;
+    case WS_LISTENER_STATE_CLOSED:
+      return S_OK;
+    case WS_LISTENER_STATE_OPENING:
+    case WS_LISTENER_STATE_CLOSING:
+      return fail(error, WS_E_INVALID_OPERATION,
+                  format("WsCloseListener: the listener is %s", state_name(state_)));
+    default:
+      break;
+  }
+  // Called from one of this listener's own callbacks: that accept is over as far as
+  // the close is concerned, or the close would wait for itself.
+  bool own = runtime::delivering_for(this);
+  std::uint32_t others = inflight_ - (own ? 1 : 0);
+  if (!ctx && rt_.on_loop_thread() && (others > 0 || loop_knows_slot_))
+    return fail(error, WS_E_INVALID_OPERATION,
+                "WsCloseListener: a synchronous close from a WS_SHORT_CALLBACK would block the I/O thread");
+  if (own) {
+    runtime::consume_delivery();
+    --inflight_;
+  }
+  state_ = WS_LISTENER_STATE_CLOSING;
+  aborted_while_closing_ = false;
+  finish_posted_ = false;
+  close_done_.prepare(ctx, props_.callback_model);
+  close_done_.after = nullptr;
+  close_error_ = error;
+  request_cancel_all_locked();
+  if (inflight_ == 0) {
+    if (!loop_knows_slot_) {
+      // The loop never saw this socket: nothing to wait for.
+      platform::close_fd(slot_.fd);
+      slot_.fd = -1;
+      state_ = WS_LISTENER_STATE_CLOSED;
+      return S_OK;
+    }
+    finish_posted_ = true;
+    rt_.post(finish_close_cmd_);
+  }
+  lock.unlock();
+  return ctx ? WS_S_ASYNC : close_done_.wait();
+}
+
+// Loop thread: no accept is in flight any more; forget the socket and report.
+void listener::run_finish_close(command& c) noexcept {
+  listener& self = owner_of(c, &listener::finish_close_cmd_);
+  self.rt_.io().remove_listener(self.slot_);
+  platform::close_fd(self.slot_.fd);
+  HRESULT hr = S_OK;
+  {
+    std::lock_guard lock(self.mu_);
+    self.slot_.fd = -1;
+    self.loop_knows_slot_ = false;
+    self.state_ = WS_LISTENER_STATE_CLOSED;
+    if (self.aborted_while_closing_) hr = WS_E_OPERATION_ABORTED;
+  }
+  if (FAILED(hr)) fail(self.close_error_, hr, "WsCloseListener: WsAbortListener was called while closing");
+  self.rt_.complete(self.close_done_, hr);  // the listener may be freed from here on
+}
+
+HRESULT listener::reset(WS_ERROR* error) noexcept {
+  std::lock_guard lock(mu_);
+  if (state_ != WS_LISTENER_STATE_CREATED && state_ != WS_LISTENER_STATE_CLOSED)
+    return fail(error, WS_E_INVALID_OPERATION,
+                format("WsResetListener: the listener is %s; only CREATED or CLOSED can be reset",
+                       state_name(state_)));
+  state_ = WS_LISTENER_STATE_CREATED;
+  return S_OK;
+}
+
+void listener::prepare_free() noexcept {
+  for (;;) {
+    WS_LISTENER_STATE s;
+    {
+      std::lock_guard lock(mu_);
+      s = state_;
+    }
+    if (s == WS_LISTENER_STATE_CREATED || s == WS_LISTENER_STATE_CLOSED) return;
+    // Freeing an open listener is undefined on Windows; here it is closed first.
+    abort();
+    if (close(nullptr, nullptr) != WS_E_INVALID_OPERATION) continue;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
+
+// ---- properties ---------------------------------------------------------------------
+
+HRESULT listener::get_property(WS_LISTENER_PROPERTY_ID id, void* value, ULONG size, WS_ERROR* error) noexcept {
+  const char* what = "WsGetListenerProperty: listener";
+  switch (static_cast<std::uint32_t>(id)) {
+    case WS_LISTENER_PROPERTY_STATE: {
+      if (HRESULT hr = check_value(value, size, sizeof(WS_LISTENER_STATE), what, id, error); FAILED(hr)) return hr;
+      std::lock_guard lock(mu_);
+      std::memcpy(value, &state_, sizeof state_);
+      return S_OK;
+    }
+    case OPENWWS_LISTENER_PROPERTY_BACKEND_NAME: {
+      if (HRESULT hr = check_value(value, size, sizeof(const char*), what, id, error); FAILED(hr)) return hr;
+      const char* name = rt_.backend_name().data();  // names are static, NUL-terminated literals
+      std::memcpy(value, &name, sizeof name);
+      return S_OK;
+    }
+    case OPENWWS_LISTENER_PROPERTY_LOCAL_PORT: {
+      if (HRESULT hr = check_value(value, size, sizeof(USHORT), what, id, error); FAILED(hr)) return hr;
+      std::lock_guard lock(mu_);
+      if (slot_.fd < 0) return fail(error, E_INVALIDARG, "WsGetListenerProperty: LOCAL_PORT needs an open listener");
+      USHORT port = platform::local_port(slot_.fd);
+      std::memcpy(value, &port, sizeof port);
+      return S_OK;
+    }
+    default:
+      if (is_unsupported_feature(id))
+        return fail(error, E_INVALIDARG,
+                    format("WsGetListenerProperty: property %u cannot be read", static_cast<unsigned>(id)));
+      std::lock_guard lock(mu_);
+      return load_prop(listener_table, &props_, id, value, size, what, error);
+  }
+}
+
+HRESULT listener::set_property(WS_LISTENER_PROPERTY_ID id, const void* value, ULONG size, WS_ERROR* error) noexcept {
+  if (is_unsupported_feature(id))
+    return fail(error, E_INVALIDARG,
+                format("WsSetListenerProperty: property %u (custom listeners, multicast) is not supported",
+                       static_cast<unsigned>(id)));
+  std::lock_guard lock(mu_);
+  return store_prop(listener_table, &props_, id, value, size, can_set, "WsSetListenerProperty: listener", error);
+}
+
+}  // namespace openwws::core

@@ -1,0 +1,34 @@
+// SPDX-License-Identifier: MIT
+// URL parsing as WsDecodeUrl documents it (RFC 3986 with WWSAPI's restrictions).
+#pragma once
+
+#include <webservices.h>
+
+#include <cstdint>
+#include <string>
+
+namespace openwws::core {
+
+struct parsed_url {
+  WS_URL_SCHEME_TYPE scheme = WS_URL_HTTP_SCHEME_TYPE;
+  std::u16string host;  // unescaped; an IP-literal keeps its brackets
+  std::u16string port_text;  // as written; empty when the URL had no port
+  std::u16string path;
+  std::u16string query;
+  std::u16string fragment;
+  std::uint16_t port = 0;  // the scheme's default when port_text is empty
+  bool has_query = false;
+  bool has_fragment = false;
+  bool host_is_wildcard = false;  // '+' or '*'
+
+  // The host without IPv6 brackets, as UTF-8.
+  std::string host_utf8() const;
+};
+
+// S_OK, or WS_E_INVALID_FORMAT with the reason in why. flags are WS_URL_FLAGS.
+HRESULT parse_url(const WCHAR* chars, ULONG length, ULONG flags, parsed_url& out, std::string& why);
+
+// The default port of a scheme: http 80, https 443, net.tcp 808, soap.udp and net.pipe 65535.
+std::uint16_t default_port(WS_URL_SCHEME_TYPE scheme) noexcept;
+
+}  // namespace openwws::core

@@ -1,0 +1,64 @@
+// SPDX-License-Identifier: MIT
+// The I/O backend interface: asynchronous accept, connect and cancel over one mechanism.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <string_view>
+
+namespace openwws::platform {
+
+struct io_op;
+
+// Called on the loop thread when an op completes: res >= 0 is an fd (accept) or 0
+// (connect), res < 0 is -errno. Every started op completes exactly once; a cancelled
+// op completes with -ECANCELED unless the kernel had already finished it.
+using completion_fn = void (*)(io_op&, int res) noexcept;
+
+enum class op_kind : std::uint8_t { accept, connect };
+
+// One listening socket as a backend sees it. Owned by core (embedded in the listener);
+// its backend_* fields belong to the loop thread.
+struct listener_slot {
+  int fd = -1;
+  io_op* head_ = nullptr;  // accepts waiting for a connection, FIFO
+  io_op* tail_ = nullptr;
+  bool registered_ = false;
+  bool armed_ = false;
+};
+
+// One pending accept or connect. Owned by core (embedded in the channel), never
+// allocated per operation. Fields below the line are the backend's.
+struct io_op {
+  op_kind kind = op_kind::accept;
+  int fd = -1;  // connecting socket (connect); unused for accept
+  listener_slot* slot = nullptr;  // accept only
+  completion_fn complete = nullptr;
+  std::atomic<bool> cancel_requested{false};
+  // ---- backend-private ----
+  io_op* prev_ = nullptr;
+  io_op* next_ = nullptr;
+  bool queued_ = false;  // waiting in a slot FIFO, or registered for connect
+};
+
+// A mechanism (epoll, io_uring, kqueue, libuv). Every method but wake() runs on the
+// loop thread only; none of them blocks except run_once.
+class backend {
+ public:
+  virtual ~backend() = default;
+  virtual std::string_view name() const noexcept = 0;
+  // Starts an accept on slot.fd; completes through op.complete.
+  virtual void start_accept(listener_slot& slot, io_op& op) noexcept = 0;
+  // op.fd is a non-blocking socket whose connect() returned EINPROGRESS.
+  virtual void start_connect(io_op& op) noexcept = 0;
+  // Cancels a started op; a no-op if it already completed. Cannot fail.
+  virtual void cancel(io_op& op) noexcept = 0;
+  // Forgets slot.fd; no op may be pending on it. The caller closes the fd afterwards.
+  virtual void remove_listener(listener_slot& slot) noexcept = 0;
+  // Waits up to timeout_ms (-1: forever) for events or wake(), dispatches completions.
+  virtual void run_once(int timeout_ms) noexcept = 0;
+  // Makes a run_once in progress (or the next one) return. Any thread.
+  virtual void wake() noexcept = 0;
+};
+
+}  // namespace openwws::platform

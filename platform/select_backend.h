@@ -1,0 +1,30 @@
+// SPDX-License-Identifier: MIT
+// Which backends exist, which of them work here, and which one a runtime uses.
+#pragma once
+
+#include "platform/backend.h"
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace openwws::platform {
+
+// Compiled-in backends whose probe passes on this machine, in preference order.
+std::vector<std::string_view> available_backends();
+
+// Every backend compiled in, available or not.
+std::vector<std::string_view> compiled_backends();
+
+// Creates the backend named by OPENWWS_BACKEND, or the first available one.
+// 0, or -errno with a sentence in why (e.g. an unknown or unavailable name).
+int create_backend(std::unique_ptr<backend>& out, std::string& why);
+
+// Creates the named backend: 0 or -errno (-ENOENT: not compiled in).
+int create_backend_named(std::string_view name, std::unique_ptr<backend>& out) noexcept;
+
+// Factories, one per mechanism file.
+int make_epoll_backend(std::unique_ptr<backend>& out) noexcept;
+
+}  // namespace openwws::platform

@@ -1,0 +1,72 @@
+// SPDX-License-Identifier: MIT
+// Socket helpers for core: addresses, listen, accept, connect. Every function returns
+// >= 0 on success or -errno, and retries EINTR itself.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include <sys/socket.h>
+
+namespace openwws::platform {
+
+enum class ip_family { any, v4, v6 };
+
+struct endpoint {
+  sockaddr_storage addr{};
+  socklen_t len = 0;
+  bool dual_stack = false;  // an IPv6 wildcard that also takes IPv4 (IPV6_V6ONLY off)
+};
+
+// An IP literal ("127.0.0.1", "::1", brackets already removed) as an endpoint:
+// 0, or -EINVAL if host is no literal, or -EAFNOSUPPORT if its family is not allowed.
+int literal_endpoint(std::string_view host, std::uint16_t port, ip_family family, endpoint& out) noexcept;
+
+// The wildcard address for family: any = dual-stack [::] where IPv6 exists, else 0.0.0.0.
+int wildcard_endpoint(std::uint16_t port, ip_family family, endpoint& out) noexcept;
+
+// Name resolution for clients (blocking getaddrinfo): the first address of family.
+// -ENOENT when the name has no such address.
+int resolve_endpoint(const std::string& host, std::uint16_t port, ip_family family, endpoint& out) noexcept;
+
+// socket + SO_REUSEADDR + bind + listen, non-blocking and close-on-exec: an fd.
+int listen_on(const endpoint& ep, int backlog) noexcept;
+
+// Port a bound socket listens on (0 on failure).
+std::uint16_t local_port(int fd) noexcept;
+
+// accept4(NONBLOCK|CLOEXEC); EINTR retried; -EAGAIN when nothing is queued.
+// ECONNABORTED and EPROTO (a peer that reset before the accept) count as -EAGAIN.
+int accept_one(int listen_fd) noexcept;
+
+// Non-blocking socket for ep, connect() started: the fd in *fd_out, and 0 when it
+// connected at once or -EINPROGRESS when the connect goes on; else -errno (no fd).
+int connect_start(const endpoint& ep, int* fd_out) noexcept;
+
+// SO_ERROR of a socket whose connect finished: 0 or -errno.
+int connect_result(int fd) noexcept;
+
+// close(), keeping errno; a negative fd is ignored.
+void close_fd(int fd) noexcept;
+
+// Closes so that the peer sees a reset, not FIN (SO_LINGER {1, 0}).
+void close_with_reset(int fd) noexcept;
+
+// shutdown(SHUT_WR): 0 or -errno.
+int shutdown_send(int fd) noexcept;
+
+// Boolean and integer socket options used by channel properties: 0 or -errno.
+int set_no_delay(int fd, bool on) noexcept;
+int set_keep_alive(int fd, bool on, std::uint32_t time_ms, std::uint32_t interval_ms) noexcept;
+
+// Peer address of a connected socket: 0 or -errno.
+int peer_address(int fd, sockaddr_storage& out) noexcept;
+
+// "Address already in use" for EADDRINUSE.
+std::string errno_text(int err);
+
+// How many descriptors the process has open (Linux /proc/self/fd, macOS /dev/fd).
+int open_descriptor_count() noexcept;
+
+}  // namespace openwws::platform

@@ -1,0 +1,158 @@
+// SPDX-License-Identifier: MIT
+// Shared test helpers.
+#include "tests/support.h"
+
+#include "platform/socket.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+
+namespace openwws::test {
+
+fd_guard::fd_guard() : before(platform::open_descriptor_count()) {}
+
+fd_guard::~fd_guard() {
+  // Sockets a test closed with FIN may take a moment to leave the table of a
+  // runtime thread still winding down; descriptors never linger once close returned.
+  int after = platform::open_descriptor_count();
+  CHECK_MESSAGE(after == before, "descriptors open before: ", before, ", after: ", after);
+}
+
+error_object::error_object() { REQUIRE(WsCreateError(nullptr, 0, &e) == S_OK); }
+error_object::~error_object() { WsFreeError(e); }
+
+ULONG error_object::count() const {
+  ULONG n = 0;
+  WsGetErrorProperty(e, WS_ERROR_PROPERTY_STRING_COUNT, &n, sizeof n);
+  return n;
+}
+
+std::string error_object::text() const {
+  std::string out;
+  for (ULONG i = 0; i < count(); ++i) {
+    WS_STRING s{};
+    if (WsGetErrorString(e, i, &s) != S_OK) break;
+    if (!out.empty()) out += " | ";
+    for (ULONG k = 0; k < s.length; ++k) out += s.chars[k] < 128 ? static_cast<char>(s.chars[k]) : '?';
+  }
+  return out;
+}
+
+std::u16string u16(const std::string& s) { return std::u16string(s.begin(), s.end()); }
+
+WS_STRING ws(const std::u16string& s) {
+  return WS_STRING{static_cast<ULONG>(s.size()), const_cast<WCHAR*>(reinterpret_cast<const WCHAR*>(s.data()))};
+}
+
+WS_LISTENER* open_listener(const std::string& url, USHORT* port, const WS_LISTENER_PROPERTY* props, ULONG count) {
+  WS_LISTENER* l = nullptr;
+  REQUIRE(WsCreateListener(WS_CHANNEL_TYPE_DUPLEX_SESSION, WS_TCP_CHANNEL_BINDING, props, count, nullptr, &l,
+                           nullptr) == S_OK);
+  auto text = u16(url);
+  WS_STRING s = ws(text);
+  error_object err;
+  HRESULT hr = WsOpenListener(l, &s, nullptr, err);
+  REQUIRE_MESSAGE(hr == S_OK, "open ", url, ": ", err.text());
+  if (port) *port = port_of(l);
+  return l;
+}
+
+WS_CHANNEL* channel_for(WS_LISTENER* l) {
+  WS_CHANNEL* c = nullptr;
+  REQUIRE(WsCreateChannelForListener(l, nullptr, 0, &c, nullptr) == S_OK);
+  return c;
+}
+
+USHORT port_of(WS_LISTENER* l) {
+  USHORT port = 0;
+  REQUIRE(WsGetListenerProperty(l, OPENWWS_LISTENER_PROPERTY_LOCAL_PORT, &port, sizeof port, nullptr) == S_OK);
+  return port;
+}
+
+WS_LISTENER_STATE state_of(WS_LISTENER* l) {
+  WS_LISTENER_STATE s{};
+  REQUIRE(WsGetListenerProperty(l, WS_LISTENER_PROPERTY_STATE, &s, sizeof s, nullptr) == S_OK);
+  return s;
+}
+
+WS_CHANNEL_STATE state_of(WS_CHANNEL* c) {
+  WS_CHANNEL_STATE s{};
+  REQUIRE(WsGetChannelProperty(c, WS_CHANNEL_PROPERTY_STATE, &s, sizeof s, nullptr) == S_OK);
+  return s;
+}
+
+int raw_connect(USHORT port, bool v6) {
+  int fd = ::socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  int rc;
+  if (v6) {
+    sockaddr_in6 a{};
+    a.sin6_family = AF_INET6;
+    a.sin6_port = htons(port);
+    a.sin6_addr = in6addr_loopback;
+    rc = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  } else {
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    rc = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  }
+  if (rc < 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+void close_rst(int fd) { platform::close_with_reset(fd); }
+
+WS_CHANNEL* client_channel(const std::string& host, USHORT port, HRESULT* hr_out) {
+  WS_CHANNEL* c = nullptr;
+  REQUIRE(WsCreateChannel(WS_CHANNEL_TYPE_DUPLEX_SESSION, WS_TCP_CHANNEL_BINDING, nullptr, 0, nullptr, &c, nullptr) ==
+          S_OK);
+  auto url = u16("net.tcp://" + host + ":" + std::to_string(port) + "/");
+  WS_ENDPOINT_ADDRESS ea{};
+  ea.url = ws(url);
+  HRESULT hr = WsOpenChannel(c, &ea, nullptr, nullptr);
+  if (hr_out)
+    *hr_out = hr;
+  else
+    REQUIRE(hr == S_OK);
+  return c;
+}
+
+bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() > deadline) return pred();
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return true;
+}
+
+WS_ASYNC_CONTEXT callback_probe::ctx() { return WS_ASYNC_CONTEXT{callback, this}; }
+
+bool callback_probe::wait(std::chrono::milliseconds timeout) const {
+  return wait_until([this] { return calls.load() > 0; }, timeout);
+}
+
+void CALLBACK callback_probe::callback(HRESULT hr, WS_CALLBACK_MODEL model, void* state) {
+  auto* p = static_cast<callback_probe*>(state);
+  if (std::this_thread::get_id() == p->caller) p->on_caller_thread = true;
+  p->hr = hr;
+  p->model = model;
+  p->calls.fetch_add(1);
+}
+
+std::string backend_under_test() {
+  const char* b = std::getenv("OPENWWS_BACKEND");
+  return b ? b : "";
+}
+
+}  // namespace openwws::test

@@ -1,0 +1,73 @@
+// SPDX-License-Identifier: MIT
+// Shared test helpers: descriptor-leak guard, error text, loopback clients, waits.
+#pragma once
+
+#include <webservices.h>
+
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <string>
+#include <thread>
+
+namespace openwws::test {
+
+// Checks that a test case leaves as many descriptors open as it found.
+struct fd_guard {
+  int before;
+  fd_guard();
+  ~fd_guard();
+};
+
+// A WS_ERROR that frees itself.
+struct error_object {
+  WS_ERROR* e = nullptr;
+  error_object();
+  ~error_object();
+  operator WS_ERROR*() const { return e; }
+  ULONG count() const;
+  std::string text() const;  // every string, most recent first, joined by " | "
+};
+
+std::u16string u16(const std::string& s);
+
+// A WS_STRING over a u16string that outlives it.
+WS_STRING ws(const std::u16string& s);
+
+// Listener TCP/DUPLEX_SESSION, opened on url (e.g. "net.tcp://127.0.0.1:0/"); port out.
+WS_LISTENER* open_listener(const std::string& url, USHORT* port, const WS_LISTENER_PROPERTY* props = nullptr,
+                           ULONG count = 0);
+WS_CHANNEL* channel_for(WS_LISTENER* l);
+USHORT port_of(WS_LISTENER* l);
+WS_LISTENER_STATE state_of(WS_LISTENER* l);
+WS_CHANNEL_STATE state_of(WS_CHANNEL* c);
+
+// Blocking loopback client socket connected to port (v6: [::1]); -1 on failure.
+int raw_connect(USHORT port, bool v6 = false);
+// Closes with SO_LINGER {1,0}, so the peer sees RST and no TIME_WAIT remains.
+void close_rst(int fd);
+
+// A client channel through the public API, opened to net.tcp://host:port/.
+WS_CHANNEL* client_channel(const std::string& host, USHORT port, HRESULT* hr = nullptr);
+
+// Polls pred every millisecond for up to timeout; returns its last value.
+bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
+// Counts callbacks and records what they saw. Use its ctx() as WS_ASYNC_CONTEXT.
+struct callback_probe {
+  std::atomic<int> calls{0};
+  std::atomic<HRESULT> hr{0};
+  std::atomic<int> model{-1};
+  std::atomic<bool> on_caller_thread{false};
+  std::thread::id caller = std::this_thread::get_id();
+  WS_ASYNC_CONTEXT ctx();
+  bool wait(std::chrono::milliseconds timeout = std::chrono::seconds(10)) const;
+  static void CALLBACK callback(HRESULT hr, WS_CALLBACK_MODEL model, void* state);
+};
+
+// The backend the test binary was started for ("epoll", ...).
+std::string backend_under_test();
+
+}  // namespace openwws::test

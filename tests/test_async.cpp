@@ -1,0 +1,3 @@
+// SPDX-License-Identifier: MIT
+// Checks that ... (being written)
+#include "tests/support.h"

@@ -179,6 +179,7 @@ HRESULT listener::open(const WS_STRING& url, const WS_ASYNC_CONTEXT*, WS_ERROR* 
     return hr;
   }
   slot_.fd = fd;
+  slot_.backlog = static_cast<int>(props_.listen_backlog);
   state_ = WS_LISTENER_STATE_OPEN;
   return S_OK;
 }
@@ -236,7 +237,7 @@ HRESULT listener::accept(channel& ch, const WS_ASYNC_CONTEXT* ctx, WS_ERROR* err
   if (ch.op_.cancel_requested.load(std::memory_order_relaxed))
     return refuse(WS_E_OPERATION_ABORTED, "WsAcceptChannel: the channel was aborted");
   ++inflight_;
-  if (!pending_head_) {
+  if (!pending_head_ && slot_.ready.load(std::memory_order_relaxed) == 0) {
     // Nothing queued: take a connection that is already waiting, on this thread,
     // without a trip through the loop (the fast path under load).
     lock.unlock();

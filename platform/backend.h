@@ -21,8 +21,14 @@ enum class op_kind : std::uint8_t { accept, connect };
 // its backend_* fields belong to the loop thread.
 struct listener_slot {
   int fd = -1;
+  int backlog = 0;  // as given to listen(): a backend queues at most about this many
+  // Connections a backend accepted ahead of any request, waiting for the next
+  // start_accept. While non-zero, core sends accepts to the loop instead of trying
+  // accept4 itself, so that queued connections are served first. Loop thread writes.
+  std::atomic<std::uint32_t> ready{0};
   io_op* head_ = nullptr;  // accepts waiting for a connection, FIFO
   io_op* tail_ = nullptr;
+  void* backend_data_ = nullptr;
   bool registered_ = false;
   bool armed_ = false;
 };

@@ -18,6 +18,9 @@ struct backend_entry {
 
 // Preference order: the first whose probe passes is the default.
 constexpr backend_entry compiled[] = {
+#ifdef OPENWWS_HAVE_IO_URING
+    {"io_uring", make_io_uring_backend},
+#endif
 #ifdef __linux__
     {"epoll", make_epoll_backend},
 #endif

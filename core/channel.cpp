@@ -192,6 +192,7 @@ HRESULT channel::open(const WS_ENDPOINT_ADDRESS& address, const WS_ASYNC_CONTEXT
   if (owner_)
     return fail(error, WS_E_INVALID_OPERATION,
                 "WsOpenChannel: a channel from WsCreateChannelForListener is opened by WsAcceptChannel");
+  if (HRESULT hr = rt_.check_usable(error, "WsOpenChannel"); FAILED(hr)) return hr;
   {
     std::lock_guard lock(mu_);
     if (state_ != WS_CHANNEL_STATE_CREATED)

@@ -155,6 +155,7 @@ HRESULT listener::bind_url(const WS_STRING& url, int& fd, WS_ERROR* error) noexc
 }
 
 HRESULT listener::open(const WS_STRING& url, const WS_ASYNC_CONTEXT*, WS_ERROR* error) noexcept {
+  if (HRESULT hr = rt_.check_usable(error, "WsOpenListener"); FAILED(hr)) return hr;
   {
     std::lock_guard lock(mu_);
     if (state_ != WS_LISTENER_STATE_CREATED)

@@ -45,24 +45,34 @@ HRESULT runtime::acquire(runtime*& out, WS_ERROR* error) noexcept {
   if (!g_runtime) {
     std::unique_ptr<runtime> rt(new (std::nothrow) runtime());
     if (!rt) return fail(error, E_OUTOFMEMORY, "cannot allocate the I/O runtime");
-    std::string why;
-    int rc;
     try {
-      rc = platform::create_backend(rt->backend_, why);
+      int rc = platform::create_backend(rt->backend_, rt->unusable_why_);
+      // No backend is not an error yet: objects can be created and configured, and
+      // the open says why it cannot go on (never a silent fallback to another one).
+      if (rc < 0) {
+        rt->backend_.reset();
+        rt->unusable_hr_ = WS_E_NOT_SUPPORTED;
+      }
     } catch (const std::bad_alloc&) {
       return fail(error, E_OUTOFMEMORY, "cannot allocate the I/O backend");
     }
-    if (rc < 0) return fail(error, rc == -ENOENT ? WS_E_NOT_SUPPORTED : WS_E_OTHER, why);
-    try {
-      rt->loop_thread_ = std::thread([r = rt.get()] { r->loop(); });
-    } catch (const std::system_error&) {
-      return fail(error, E_OUTOFMEMORY, "cannot start the I/O thread");
+    if (rt->backend_) {
+      try {
+        rt->loop_thread_ = std::thread([r = rt.get()] { r->loop(); });
+      } catch (const std::system_error&) {
+        return fail(error, E_OUTOFMEMORY, "cannot start the I/O thread");
+      }
     }
     g_runtime = rt.release();
   }
   ++g_refs;
   out = g_runtime;
   return S_OK;
+}
+
+HRESULT runtime::check_usable(WS_ERROR* error, const char* fn) const noexcept {
+  if (backend_) return S_OK;
+  return fail(error, unusable_hr_, std::string(fn) + ": " + unusable_why_);
 }
 
 void runtime::release() noexcept {
@@ -78,6 +88,7 @@ void runtime::release() noexcept {
 }
 
 void runtime::stop() noexcept {
+  if (!backend_) return;
   stopping_.store(true);
   backend_->wake();
   loop_thread_.join();

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <string_view>
 #include <thread>
 #include <vector>
@@ -68,7 +69,10 @@ class runtime {
   // inside an accept callback, which must not wait for its own callback to return).
   static void consume_delivery() noexcept;
   platform::backend& io() noexcept { return *backend_; }
-  std::string_view backend_name() const noexcept { return backend_->name(); }
+  std::string_view backend_name() const noexcept { return backend_ ? backend_->name() : "unavailable"; }
+  // S_OK when the runtime has a backend; otherwise fails with the reason (e.g.
+  // OPENWWS_BACKEND names a backend this machine lacks). Opening anything needs it.
+  HRESULT check_usable(WS_ERROR* error, const char* fn) const noexcept;
 
  private:
   runtime() = default;
@@ -81,6 +85,8 @@ class runtime {
   void stop() noexcept;
 
   std::unique_ptr<platform::backend> backend_;
+  std::string unusable_why_;
+  HRESULT unusable_hr_ = S_OK;
   std::thread loop_thread_;
   std::atomic<command*> incoming_{nullptr};  // Treiber stack, reversed when drained
   std::atomic<bool> sleeping_{false};

@@ -43,6 +43,7 @@ HRESULT WINAPI WsCreateError(const WS_ERROR_PROPERTY* properties, ULONG property
       return hr;
     }
   }
+  e->created_langid = e->langid;
   *error = e;
   return S_OK;
 }
@@ -55,12 +56,11 @@ void WINAPI WsFreeError(WS_ERROR* error) {
 
 HRESULT WINAPI WsResetError(WS_ERROR* error) {
   if (!is_error(error)) return E_INVALIDARG;
-  LANGID keep = error->langid;
   error->strings.clear();
   error->strings.shrink_to_fit();
   error->original_text.clear();
   error->original_code = 0;
-  error->langid = keep;
+  error->langid = error->created_langid;
   error->langid_settable = true;
   return S_OK;
 }

@@ -7,16 +7,19 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
-#include <vector>
+#include <deque>
 
 // The opaque type of webservices.h. Single-threaded, as Microsoft documents it.
 struct _WS_ERROR {
   static constexpr std::uint32_t live_magic = 0x57534552;  // "WSER"
   std::uint32_t magic = live_magic;
-  std::vector<std::u16string> strings;  // in the order added; index 0 reads the last
+  // In the order added; index 0 reads the last. A deque: WsGetErrorString hands out
+  // pointers that must stay valid while strings are added (until reset or free).
+  std::deque<std::u16string> strings;
   std::u16string original_text;         // text of original_code, when it is set
   ULONG original_code = 0;
   LANGID langid = 0x0409;               // en-US: the only language openwws writes
+  LANGID created_langid = 0x0409;       // what WsResetError returns to
   bool langid_settable = false;         // only after WsResetError (Microsoft's LANGID page)
 };
 

@@ -68,7 +68,7 @@ const prop_info listener_table[] = {
 // and multicast groups): E_INVALIDARG would misreport them as misuse.
 bool is_unsupported_feature(std::uint32_t id) noexcept {
   return id == WS_LISTENER_PROPERTY_MULTICAST_INTERFACES || id == WS_LISTENER_PROPERTY_CUSTOM_LISTENER_CALLBACKS ||
-         id == WS_LISTENER_PROPERTY_CUSTOM_LISTENER_PARAMETERS || id == WS_LISTENER_PROPERTY_CUSTOM_LISTENER_INSTANCE;
+         id == WS_LISTENER_PROPERTY_CUSTOM_LISTENER_PARAMETERS;
 }
 
 }  // namespace

@@ -17,12 +17,15 @@ std::size_t g_refs = 0;
 
 // Which runtime's internal thread this is, if any: such a thread cannot join itself.
 thread_local const runtime* tls_internal = nullptr;
-
+// The runtime whose loop role this thread holds.
+thread_local const runtime* tls_role = nullptr;
 // The after_owner of the completion whose callback this thread is running.
 thread_local const void* tls_delivering = nullptr;
 
-// More pool threads than this and LONG callbacks queue for a free one.
-constexpr std::size_t max_workers = 256;
+std::int64_t now_ns() noexcept {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
 
 }  // namespace
 
@@ -56,13 +59,7 @@ HRESULT runtime::acquire(runtime*& out, WS_ERROR* error) noexcept {
     } catch (const std::bad_alloc&) {
       return fail(error, E_OUTOFMEMORY, "cannot allocate the I/O backend");
     }
-    if (rt->backend_) {
-      try {
-        rt->loop_thread_ = std::thread([r = rt.get()] { r->loop(); });
-      } catch (const std::system_error&) {
-        return fail(error, E_OUTOFMEMORY, "cannot start the I/O thread");
-      }
-    }
+    if (rt->backend_ && !rt->spawn(false)) return fail(error, E_OUTOFMEMORY, "cannot start the I/O thread");
     g_runtime = rt.release();
   }
   ++g_refs;
@@ -91,34 +88,84 @@ void runtime::stop() noexcept {
   if (!backend_) return;
   stopping_.store(true);
   backend_->wake();
-  loop_thread_.join();
   {
-    std::lock_guard lock(pool_mu_);
-    pool_stop_ = true;
+    std::lock_guard lock(monitor_mu_);
   }
-  pool_cv_.notify_all();
-  for (auto& t : workers_) t.join();
+  monitor_cv_.notify_all();
+  // spawn() refuses once stopping_ is set, so what is taken here is every thread.
+  std::list<worker_thread> all;
+  {
+    std::lock_guard lock(threads_mu_);
+    all.splice(all.end(), threads_);
+  }
+  for (auto& t : all) t.thread.join();
 }
 
-bool runtime::on_loop_thread() const noexcept {
-  return tls_internal == this && std::this_thread::get_id() == loop_thread_.get_id();
+bool runtime::spawn(bool as_monitor) noexcept {
+  std::lock_guard lock(threads_mu_);
+  if (stopping_.load()) return false;
+  // Threads that ended (a LONG callback outlived the takeover and found a monitor
+  // already there) are joined here, so the list does not grow.
+  for (auto it = threads_.begin(); it != threads_.end();) {
+    if (it->finished.load(std::memory_order_acquire)) {
+      it->thread.join();
+      it = threads_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  try {
+    auto& t = threads_.emplace_back();
+    try {
+      t.thread = std::thread([this, as_monitor, &t] {
+        thread_main(as_monitor);
+        t.finished.store(true, std::memory_order_release);
+      });
+    } catch (...) {
+      threads_.pop_back();
+      return false;
+    }
+  } catch (const std::bad_alloc&) {
+    return false;
+  }
+  return true;
 }
+
+bool runtime::on_loop_thread() const noexcept { return tls_role == this; }
 
 void runtime::post(command& c) noexcept {
   command* head = incoming_.load(std::memory_order_relaxed);
   do {
     c.next = head;
   } while (!incoming_.compare_exchange_weak(head, &c, std::memory_order_seq_cst, std::memory_order_relaxed));
-  // Dekker with loop(): it sets sleeping_ and then looks at incoming_; we push and then
-  // look at sleeping_. One of us sees the other, so no post is left asleep.
+  // Dekker with run_loop(): it sets sleeping_ and then looks at incoming_; we push and
+  // then look at sleeping_. One of us sees the other, so no post is left asleep.
   if (sleeping_.load(std::memory_order_seq_cst) && sleeping_.exchange(false)) backend_->wake();
 }
 
-void runtime::loop() noexcept {
+void runtime::thread_main(bool as_monitor) noexcept {
   tls_internal = this;
+  bool has_role = false;
+  if (as_monitor) {
+    has_role = monitor();
+  } else {
+    role_.lock();
+    has_role = true;
+  }
+  while (has_role) {
+    if (run_loop()) return;  // stopping
+    // Lost the role during a LONG callback: watch the new holder, unless someone does.
+    if (monitor_present_.exchange(true)) return;
+    has_role = monitor();
+  }
+}
+
+bool runtime::run_loop() noexcept {
+  tls_role = this;
+  role_free_since_.store(0, std::memory_order_relaxed);
   while (!stopping_.load(std::memory_order_relaxed)) {
     drain_commands();
-    drain_ready();
+    if (!drain_ready()) return false;
     sleeping_.store(true, std::memory_order_seq_cst);
     bool idle = incoming_.load(std::memory_order_seq_cst) == nullptr && ready_head_ == nullptr &&
                 !stopping_.load(std::memory_order_relaxed);
@@ -127,6 +174,9 @@ void runtime::loop() noexcept {
   }
   drain_commands();
   drain_ready();
+  tls_role = nullptr;
+  role_.unlock();
+  return true;
 }
 
 void runtime::drain_commands() noexcept {
@@ -147,12 +197,71 @@ void runtime::drain_commands() noexcept {
   }
 }
 
-void runtime::drain_ready() noexcept {
+bool runtime::drain_ready() noexcept {
   while (completion* c = ready_head_) {
     ready_head_ = c->next;
     if (!ready_head_) ready_tail_ = nullptr;
-    invoke(*c, WS_SHORT_CALLBACK);
+    if (c->model == WS_SHORT_CALLBACK || stopping_.load(std::memory_order_relaxed)) {
+      invoke(*c, WS_SHORT_CALLBACK);
+      continue;
+    }
+    // LONG: run it here, on the thread that took it off the queue, with the loop role
+    // let go so that the monitor can take over if the callback blocks.
+    if (!monitor_present_.load(std::memory_order_acquire)) {
+      monitor_present_.store(true);
+      if (!spawn(true)) {
+        // No thread to keep the loop going: Microsoft's model says invoke it short.
+        monitor_present_.store(false);
+        invoke(*c, WS_SHORT_CALLBACK);
+        continue;
+      }
+    }
+    tls_role = nullptr;
+    role_free_since_.store(now_ns(), std::memory_order_release);
+    role_.unlock();
+    arm_monitor();
+    invoke(*c, WS_LONG_CALLBACK);
+    if (!role_.try_lock()) return false;
+    tls_role = this;
+    role_free_since_.store(0, std::memory_order_relaxed);
   }
+  return true;
+}
+
+void runtime::arm_monitor() noexcept {
+  if (monitor_armed_.load(std::memory_order_relaxed) || monitor_armed_.exchange(true)) return;
+  {
+    std::lock_guard lock(monitor_mu_);
+    monitor_deadline_ = std::chrono::steady_clock::now() + takeover_delay;
+  }
+  monitor_cv_.notify_one();
+}
+
+bool runtime::monitor() noexcept {
+  std::unique_lock lock(monitor_mu_);
+  for (;;) {
+    monitor_cv_.wait(lock, [this] { return monitor_armed_.load() || stopping_.load(); });
+    if (stopping_.load()) break;
+    monitor_cv_.wait_until(lock, monitor_deadline_, [this] { return stopping_.load(); });
+    if (stopping_.load()) break;
+    monitor_armed_.store(false);
+    std::int64_t since = role_free_since_.load(std::memory_order_acquire);
+    if (since == 0) continue;  // the loop is running
+    auto held_up = std::chrono::nanoseconds(now_ns() - since);
+    if (held_up >= takeover_delay) {
+      if (role_.try_lock()) {
+        monitor_present_.store(false);
+        return true;  // this thread runs the loop now
+      }
+      continue;
+    }
+    // Freed only lately: look again when that release is takeover_delay old.
+    monitor_armed_.store(true);
+    monitor_deadline_ = std::chrono::steady_clock::now() +
+                        std::chrono::duration_cast<std::chrono::steady_clock::duration>(takeover_delay - held_up);
+  }
+  monitor_present_.store(false);
+  return false;
 }
 
 void runtime::invoke(completion& c, WS_CALLBACK_MODEL model) noexcept {
@@ -182,65 +291,12 @@ void runtime::complete(completion& c, HRESULT hr) noexcept {
     c.done.notify_all();
     return;
   }
-  if (c.model == WS_LONG_CALLBACK) {
-    deliver_long(c);
-    return;
-  }
   c.next = nullptr;
   if (ready_tail_)
     ready_tail_->next = &c;
   else
     ready_head_ = &c;
   ready_tail_ = &c;
-}
-
-void runtime::deliver_long(completion& c) noexcept {
-  std::unique_lock lock(pool_mu_);
-  c.next = nullptr;
-  if (pool_tail_)
-    pool_tail_->next = &c;
-  else
-    pool_head_ = &c;
-  pool_tail_ = &c;
-  ++pool_queued_;
-  // Every queued callback gets a thread of its own, so one that blocks for seconds
-  // delays no other completion.
-  if (pool_queued_ > pool_idle_ && workers_.size() < max_workers) {
-    try {
-      workers_.emplace_back([this] { worker(); });
-    } catch (const std::exception&) {
-      if (workers_.empty()) {
-        // No thread for a long callback: Microsoft's model says invoke it short.
-        pool_head_ = pool_tail_ = nullptr;
-        pool_queued_ = 0;
-        lock.unlock();
-        invoke(c, WS_SHORT_CALLBACK);
-        return;
-      }
-    }
-  }
-  lock.unlock();
-  pool_cv_.notify_one();
-}
-
-void runtime::worker() noexcept {
-  tls_internal = this;
-  std::unique_lock lock(pool_mu_);
-  for (;;) {
-    if (completion* c = pool_head_) {
-      pool_head_ = c->next;
-      if (!pool_head_) pool_tail_ = nullptr;
-      --pool_queued_;
-      lock.unlock();
-      invoke(*c, WS_LONG_CALLBACK);
-      lock.lock();
-      continue;
-    }
-    if (pool_stop_) return;
-    ++pool_idle_;
-    pool_cv_.wait(lock);
-    --pool_idle_;
-  }
 }
 
 }  // namespace openwws::core

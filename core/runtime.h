@@ -1,6 +1,13 @@
 // SPDX-License-Identifier: MIT
-// The runtime: one I/O loop thread that owns the backend, a lock-free command queue
-// into it, and a pool of threads for WS_LONG_CALLBACK completions.
+// The runtime: the I/O loop that owns the backend, a lock-free command queue into it,
+// and callback delivery for both callback models.
+//
+// Threads: whichever internal thread holds the loop role runs the loop. A SHORT
+// callback runs on it, role held. A LONG callback also runs on the thread that
+// dequeued its completion (no hop, as Windows' I/O completion threads do), but the
+// role is let go first; if the callback is still running after takeover_delay, a
+// monitor thread takes the role over, so a callback that blocks for seconds delays
+// other completions by at most that delay.
 #pragma once
 
 #include <webservices.h>
@@ -8,19 +15,20 @@
 #include "platform/backend.h"
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <list>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
 #include <thread>
-#include <vector>
 
 namespace openwws::core {
 
-// Work for the loop thread, embedded in the object it belongs to (no allocation).
-// A command is in the queue at most once at a time; its owner keeps it alive until run.
+// Work for the loop, embedded in the object it belongs to (no allocation). A command
+// is in the queue at most once at a time; its owner keeps it alive until run.
 struct command {
   command* next = nullptr;
   void (*run)(command&) noexcept = nullptr;
@@ -47,20 +55,29 @@ struct completion {
 
 class runtime {
  public:
-  // Takes a reference on the process's runtime, starting it on first use.
-  // S_OK, or an HRESULT with a sentence in error (no backend, no thread).
+  // How long a LONG callback may hold up the loop before another thread takes it.
+  static constexpr std::chrono::microseconds takeover_delay{2000};
+
+  // Takes a reference on the process's runtime, starting it on first use. A runtime
+  // without a usable backend is still returned (see check_usable).
   static HRESULT acquire(runtime*& out, WS_ERROR* error) noexcept;
   // Drops a reference; the last one stops the threads, unless it comes from one of them.
   static void release() noexcept;
 
-  // Queues c to run on the loop thread, in FIFO order with other posts. Any thread.
+  // Queues c to run on the loop, in FIFO order with other posts. Any thread.
   void post(command& c) noexcept;
-  // Reports c's result: wakes its synchronous caller, or runs its callback (SHORT on
-  // the loop thread after the current turn, LONG on a pool thread). An async
-  // completion must be reported from the loop thread.
+  // Reports c's result: wakes its synchronous caller, or queues its callback to run
+  // after the current loop turn. Called by the loop (the role holder) only, except
+  // for synchronous completions.
   void complete(completion& c, HRESULT hr) noexcept;
 
+  // True on the thread that holds the loop role right now.
   bool on_loop_thread() const noexcept;
+  platform::backend& io() noexcept { return *backend_; }
+  std::string_view backend_name() const noexcept { return backend_ ? backend_->name() : "unavailable"; }
+  // S_OK when the runtime has a backend; otherwise fails with the reason (e.g.
+  // OPENWWS_BACKEND names a backend this machine lacks). Opening anything needs it.
+  HRESULT check_usable(WS_ERROR* error, const char* fn) const noexcept;
 
   // True while this thread runs a callback whose completion's after_owner is owner
   // and whose `after` step has not been taken over (see consume_delivery).
@@ -68,40 +85,43 @@ class runtime {
   // The caller does that completion's `after` work itself (e.g. a WsCloseListener
   // inside an accept callback, which must not wait for its own callback to return).
   static void consume_delivery() noexcept;
-  platform::backend& io() noexcept { return *backend_; }
-  std::string_view backend_name() const noexcept { return backend_ ? backend_->name() : "unavailable"; }
-  // S_OK when the runtime has a backend; otherwise fails with the reason (e.g.
-  // OPENWWS_BACKEND names a backend this machine lacks). Opening anything needs it.
-  HRESULT check_usable(WS_ERROR* error, const char* fn) const noexcept;
 
  private:
   runtime() = default;
-  void loop() noexcept;
+  bool spawn(bool as_monitor) noexcept;
+  void thread_main(bool as_monitor) noexcept;
+  bool run_loop() noexcept;  // false: the role was lost while in a LONG callback
   void drain_commands() noexcept;
-  void drain_ready() noexcept;
-  void deliver_long(completion& c) noexcept;
-  void worker() noexcept;
+  bool drain_ready() noexcept;
+  bool monitor() noexcept;  // true: took the role over
+  void arm_monitor() noexcept;
   static void invoke(completion& c, WS_CALLBACK_MODEL model) noexcept;
   void stop() noexcept;
 
   std::unique_ptr<platform::backend> backend_;
   std::string unusable_why_;
   HRESULT unusable_hr_ = S_OK;
-  std::thread loop_thread_;
+
+  std::mutex role_;  // held by the thread running the loop
+  std::atomic<std::int64_t> role_free_since_{0};  // steady-clock ns; 0 while held
   std::atomic<command*> incoming_{nullptr};  // Treiber stack, reversed when drained
   std::atomic<bool> sleeping_{false};
   std::atomic<bool> stopping_{false};
-  completion* ready_head_ = nullptr;  // SHORT callbacks; loop thread only
+  completion* ready_head_ = nullptr;  // callbacks due; the role holder's
   completion* ready_tail_ = nullptr;
 
-  std::mutex pool_mu_;
-  std::condition_variable pool_cv_;
-  completion* pool_head_ = nullptr;
-  completion* pool_tail_ = nullptr;
-  std::size_t pool_queued_ = 0;
-  std::size_t pool_idle_ = 0;
-  bool pool_stop_ = false;
-  std::vector<std::thread> workers_;
+  std::mutex monitor_mu_;
+  std::condition_variable monitor_cv_;
+  std::atomic<bool> monitor_present_{false};
+  std::atomic<bool> monitor_armed_{false};
+  std::chrono::steady_clock::time_point monitor_deadline_{};
+
+  struct worker_thread {
+    std::thread thread;
+    std::atomic<bool> finished{false};
+  };
+  std::mutex threads_mu_;
+  std::list<worker_thread> threads_;
 };
 
 }  // namespace openwws::core

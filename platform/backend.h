@@ -44,8 +44,36 @@ struct io_op {
   // ---- backend-private ----
   io_op* prev_ = nullptr;
   io_op* next_ = nullptr;
-  bool queued_ = false;  // waiting in a slot FIFO, or registered for connect
+  bool queued_ = false;   // waiting in a slot FIFO or in the kernel
+  bool in_fifo_ = false;  // waiting in a slot FIFO (not in the kernel)
 };
+
+// The FIFO of accepts waiting on a slot, for backends that keep one (loop thread).
+inline void fifo_push(listener_slot& slot, io_op& op) noexcept {
+  op.next_ = nullptr;
+  op.prev_ = slot.tail_;
+  if (slot.tail_)
+    slot.tail_->next_ = &op;
+  else
+    slot.head_ = &op;
+  slot.tail_ = &op;
+  op.queued_ = true;
+  op.in_fifo_ = true;
+}
+
+inline void fifo_remove(listener_slot& slot, io_op& op) noexcept {
+  if (op.prev_)
+    op.prev_->next_ = op.next_;
+  else
+    slot.head_ = op.next_;
+  if (op.next_)
+    op.next_->prev_ = op.prev_;
+  else
+    slot.tail_ = op.prev_;
+  op.prev_ = op.next_ = nullptr;
+  op.queued_ = false;
+  op.in_fifo_ = false;
+}
 
 // A mechanism (epoll, io_uring, kqueue, libuv). Every method but wake() runs on the
 // loop thread only; none of them blocks except run_once.

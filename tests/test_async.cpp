@@ -402,7 +402,8 @@ TEST_CASE_FIXTURE(fd_guard, "close_called_from_inside_an_accept_callback_complet
                          &st};
     REQUIRE(WsAcceptChannel(l, ch, &ctx, nullptr) == WS_S_ASYNC);
     int fd = raw_connect(port);
-    REQUIRE(wait_until([&] { return state_of(l) == WS_LISTENER_STATE_CLOSED; }));
+    REQUIRE(wait_until([&] { return st.close_hr.load() != S_FALSE; }));
+    CHECK(wait_until([&] { return state_of(l) == WS_LISTENER_STATE_CLOSED; }));
     if (st.close_hr.load() == WS_S_ASYNC) REQUIRE(wait_until([&] { return st.close_callbacks.load() == 1; }));
     CHECK((st.close_hr.load() == S_OK || st.close_hr.load() == WS_S_ASYNC));
     close_rst(fd);

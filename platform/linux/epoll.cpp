@@ -39,7 +39,7 @@ class epoll_backend final : public backend {
         return;
       }
     }
-    link(slot, op);
+    fifo_push(slot, op);
     arm(slot);
   }
 
@@ -57,7 +57,7 @@ class epoll_backend final : public backend {
   void cancel(io_op& op) noexcept override {
     if (!op.queued_) return;  // completed already, or never started
     if (op.kind == op_kind::accept) {
-      unlink(*op.slot, op);
+      fifo_remove(*op.slot, op);
     } else {
       ::epoll_ctl(epfd_, EPOLL_CTL_DEL, op.fd, nullptr);
       op.queued_ = false;
@@ -102,30 +102,6 @@ class epoll_backend final : public backend {
   static constexpr int max_events = 128;
   static constexpr std::uint64_t forgotten = 2;
 
-  static void link(listener_slot& slot, io_op& op) noexcept {
-    op.next_ = nullptr;
-    op.prev_ = slot.tail_;
-    if (slot.tail_)
-      slot.tail_->next_ = &op;
-    else
-      slot.head_ = &op;
-    slot.tail_ = &op;
-    op.queued_ = true;
-  }
-
-  static void unlink(listener_slot& slot, io_op& op) noexcept {
-    if (op.prev_)
-      op.prev_->next_ = op.next_;
-    else
-      slot.head_ = op.next_;
-    if (op.next_)
-      op.next_->prev_ = op.prev_;
-    else
-      slot.tail_ = op.prev_;
-    op.prev_ = op.next_ = nullptr;
-    op.queued_ = false;
-  }
-
   void arm(listener_slot& slot) noexcept {
     if (slot.armed_) return;
     epoll_event ev{};
@@ -143,7 +119,7 @@ class epoll_backend final : public backend {
 
   void fail_all(listener_slot& slot, int res) noexcept {
     while (io_op* op = slot.head_) {
-      unlink(slot, *op);
+      fifo_remove(slot, *op);
       op->complete(*op, res);
     }
   }
@@ -153,7 +129,7 @@ class epoll_backend final : public backend {
     while (io_op* op = slot.head_) {
       int fd = accept_one(slot.fd);
       if (fd == -EAGAIN) break;
-      unlink(slot, *op);
+      fifo_remove(slot, *op);
       op->complete(*op, fd);
     }
     if (slot.head_) arm(slot);

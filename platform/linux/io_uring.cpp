@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
-// io_uring backend: multishot accept per listening socket while accepts wait (single-shot
-// accept where the kernel lacks multishot), IORING_OP_ASYNC_CANCEL for cancellation, an
-// eventfd read to wake the ring from other threads.
+// io_uring backend: a single-shot accept for a lone waiting accept, one multishot accept
+// per listening socket while more wait (single-shot only where the kernel lacks
+// multishot), IORING_OP_ASYNC_CANCEL for cancellation, an eventfd read to wake the ring
+// from other threads.
 //
 // Facts coded to (liburing test/accept.c, io_uring_cancelation(7)): a cancelled accept
 // completes with -ECANCELED, or -EINTR if it had started; its CQE and the cancel's come
@@ -46,6 +47,7 @@ struct accept_source {
   bool armed = false;        // a multishot request is in the kernel
   bool cancel_sent = false;  // and we asked it to stop
   bool finished = false;     // detached, and its last CQE has arrived
+  std::uint32_t singles = 0;  // single-shot accepts of this socket in the kernel
   std::vector<int> ready;    // connections accepted with no accept waiting
 };
 
@@ -81,10 +83,6 @@ class io_uring_backend final : public backend {
   std::string_view name() const noexcept override { return "io_uring"; }
 
   void start_accept(listener_slot& slot, io_op& op) noexcept override {
-    if (!multishot_) {
-      submit_accept(op);
-      return;
-    }
     accept_source* src = source_of(slot);
     if (!src) {
       op.complete(op, -ENOMEM);
@@ -97,7 +95,15 @@ class io_uring_backend final : public backend {
       op.complete(op, fd);
       return;
     }
-    link(slot, op);
+    // A lone accept costs one SQE and one CQE single-shot; a multishot would cost a
+    // cancel too once it is served. From the second waiting accept on, one multishot
+    // request serves them all.
+    if (!multishot_ || (!src->armed && src->singles == 0)) {
+      ++src->singles;
+      submit_accept(op);
+      return;
+    }
+    fifo_push(slot, op);
     if (!src->armed) arm(*src);
   }
 
@@ -110,9 +116,9 @@ class io_uring_backend final : public backend {
 
   void cancel(io_op& op) noexcept override {
     if (!op.queued_) return;
-    if (op.kind == op_kind::accept && multishot_) {
+    if (op.kind == op_kind::accept && op.in_fifo_) {
       // Waiting in our FIFO, not in the kernel: it ends here.
-      unlink(*op.slot, op);
+      fifo_remove(*op.slot, op);
       op.complete(op, -ECANCELED);
       return;
     }
@@ -189,7 +195,7 @@ class io_uring_backend final : public backend {
 
   accept_source* source_of(listener_slot& slot) noexcept {
     if (!slot.backend_data_) {
-      auto* src = new (std::nothrow) accept_source{&slot, slot.fd, false, false, false, {}};
+      auto* src = new (std::nothrow) accept_source{&slot, slot.fd, false, false, false, 0, {}};
       if (!src) return nullptr;
       try {
         src->ready.reserve(slot.backlog > 0 && slot.backlog < 4096 ? static_cast<std::size_t>(slot.backlog) : 4096);
@@ -206,30 +212,6 @@ class io_uring_backend final : public backend {
     io_uring_sqe_set_data64(sqe, tagged(&src, tag_source));
     src.armed = true;
     src.cancel_sent = false;
-  }
-
-  static void link(listener_slot& slot, io_op& op) noexcept {
-    op.next_ = nullptr;
-    op.prev_ = slot.tail_;
-    if (slot.tail_)
-      slot.tail_->next_ = &op;
-    else
-      slot.head_ = &op;
-    slot.tail_ = &op;
-    op.queued_ = true;
-  }
-
-  static void unlink(listener_slot& slot, io_op& op) noexcept {
-    if (op.prev_)
-      op.prev_->next_ = op.next_;
-    else
-      slot.head_ = op.next_;
-    if (op.next_)
-      op.next_->prev_ = op.prev_;
-    else
-      slot.tail_ = op.prev_;
-    op.prev_ = op.next_ = nullptr;
-    op.queued_ = false;
   }
 
   void reap() noexcept {
@@ -276,6 +258,7 @@ class io_uring_backend final : public backend {
       }
       res = -ECANCELED;
     }
+    if (auto* src = static_cast<accept_source*>(op.slot->backend_data_)) --src->singles;
     op.queued_ = false;
     op.complete(op, res);
   }
@@ -287,7 +270,7 @@ class io_uring_backend final : public backend {
       if (!slot) {
         close_fd(res);  // the listener is going away; nobody will take it
       } else if (io_op* op = slot->head_) {
-        unlink(*slot, *op);
+        fifo_remove(*slot, *op);
         op->complete(*op, res);
       } else {
         try {
@@ -301,14 +284,15 @@ class io_uring_backend final : public backend {
       // A kernel without multishot accept (before 5.19): single-shot from now on.
       multishot_ = false;
       while (io_op* op = slot->head_) {
-        unlink(*slot, *op);
+        fifo_remove(*slot, *op);
+        ++src.singles;
         submit_accept(*op);
       }
       return;
     } else if (res != -ECANCELED && res != -EINTR && res != -EAGAIN && res != -ECONNABORTED && slot) {
       // A real failure (EMFILE, ENOMEM, ...) goes to the oldest waiting accept.
       if (io_op* op = slot->head_) {
-        unlink(*slot, *op);
+        fifo_remove(*slot, *op);
         op->complete(*op, res);
       }
     }

@@ -18,6 +18,15 @@ extern "C" {
 /* OPENWWS_NO_BASE_TYPES when a Windows-compat layer already provides them.  */
 /* ------------------------------------------------------------------------ */
 
+/* Every enum spans the whole int range in C++ too, as it does in C: a caller may pass
+ * any 32-bit value (an id outside the list must give E_INVALIDARG, not undefined
+ * behaviour when the library loads it). */
+#ifdef __cplusplus
+#define OPENWWS_ENUM_BASE : int
+#else
+#define OPENWWS_ENUM_BASE
+#endif
+
 #ifndef OPENWWS_NO_BASE_TYPES
 typedef int32_t  LONG;        /* Windows long is 32 bits, even on 64-bit */
 typedef uint32_t ULONG;
@@ -322,7 +331,7 @@ typedef struct _WS_BYTES {
 /* Endpoint identity and address.                                            */
 /* ------------------------------------------------------------------------ */
 
-typedef enum {
+typedef enum OPENWWS_ENUM_BASE {
     WS_DNS_ENDPOINT_IDENTITY_TYPE     = 1,
     WS_UPN_ENDPOINT_IDENTITY_TYPE     = 2,
     WS_SPN_ENDPOINT_IDENTITY_TYPE     = 3,
@@ -348,7 +357,7 @@ typedef struct _WS_ENDPOINT_ADDRESS {
 /* Channel enumerations: type, binding, state, encoding, versions, modes.   */
 /* ------------------------------------------------------------------------ */
 
-typedef enum {
+typedef enum OPENWWS_ENUM_BASE {
     WS_CHANNEL_TYPE_INPUT          = 0x1,
     WS_CHANNEL_TYPE_OUTPUT         = 0x2,
     WS_CHANNEL_TYPE_SESSION        = 0x4,   /* flag only, never used alone */
@@ -360,7 +369,7 @@ typedef enum {
     WS_CHANNEL_TYPE_REPLY          = 0x10
 } WS_CHANNEL_TYPE;
 
-typedef enum {
+typedef enum OPENWWS_ENUM_BASE {
     WS_HTTP_CHANNEL_BINDING      = 0,
     WS_TCP_CHANNEL_BINDING       = 1,
     WS_UDP_CHANNEL_BINDING       = 2,
@@ -368,18 +377,18 @@ typedef enum {
     WS_NAMEDPIPE_CHANNEL_BINDING = 4
 } WS_CHANNEL_BINDING;
 
-typedef enum {
+typedef enum OPENWWS_ENUM_BASE {
     WS_IP_VERSION_4    = 1,
     WS_IP_VERSION_6    = 2,
     WS_IP_VERSION_AUTO = 3
 } WS_IP_VERSION;
 
-typedef enum {
+typedef enum OPENWWS_ENUM_BASE {
     WS_SHORT_CALLBACK = 0,
     WS_LONG_CALLBACK  = 1
 } WS_CALLBACK_MODEL;
 
-typedef enum {
+typedef enum OPENWWS_ENUM_BASE {
     WS_CHANNEL_STATE_CREATED   = 0,
     WS_CHANNEL_STATE_OPENING   = 1,
     WS_CHANNEL_STATE_ACCEPTING = 2,
@@ -389,7 +398,7 @@ typedef enum {
     WS_CHANNEL_STATE_CLOSED    = 6
 } WS_CHANNEL_STATE;
 
-typedef enum {
+typedef enum OPENWWS_ENUM_BASE {
     WS_ENCODING_XML_BINARY_1         = 0,
     WS_ENCODING_XML_BINARY_SESSION_1 = 1,
     WS_ENCODING_XML_MTOM_UTF8        = 2,
@@ -401,37 +410,37 @@ typedef enum {
     WS_ENCODING_RAW                  = 8
 } WS_ENCODING;
 
-typedef enum {
+typedef enum OPENWWS_ENUM_BASE {
     WS_ENVELOPE_VERSION_SOAP_1_1 = 1,
     WS_ENVELOPE_VERSION_SOAP_1_2 = 2,
     WS_ENVELOPE_VERSION_NONE     = 3
 } WS_ENVELOPE_VERSION;
 
-typedef enum {
+typedef enum OPENWWS_ENUM_BASE {
     WS_ADDRESSING_VERSION_0_9       = 1,
     WS_ADDRESSING_VERSION_1_0       = 2,
     WS_ADDRESSING_VERSION_TRANSPORT = 3
 } WS_ADDRESSING_VERSION;
 
-typedef enum {
+typedef enum OPENWWS_ENUM_BASE {
     WS_BUFFERED_TRANSFER_MODE        = 0x0,
     WS_STREAMED_INPUT_TRANSFER_MODE  = 0x1,
     WS_STREAMED_OUTPUT_TRANSFER_MODE = 0x2,
     WS_STREAMED_TRANSFER_MODE        = 0x3
 } WS_TRANSFER_MODE;
 
-typedef enum {
+typedef enum OPENWWS_ENUM_BASE {
     WS_PROTECTION_LEVEL_NONE             = 1,
     WS_PROTECTION_LEVEL_SIGN             = 2,
     WS_PROTECTION_LEVEL_SIGN_AND_ENCRYPT = 3
 } WS_PROTECTION_LEVEL;
 
-typedef enum {
+typedef enum OPENWWS_ENUM_BASE {
     WS_MANUAL_COOKIE_MODE = 1,
     WS_AUTO_COOKIE_MODE   = 2
 } WS_COOKIE_MODE;
 
-typedef enum {
+typedef enum OPENWWS_ENUM_BASE {
     WS_HTTP_PROXY_SETTING_MODE_AUTO   = 0x1,
     WS_HTTP_PROXY_SETTING_MODE_NONE   = 0x2,
     WS_HTTP_PROXY_SETTING_MODE_CUSTOM = 0x3
@@ -476,7 +485,7 @@ typedef struct _WS_ASYNC_STATE {
 /* Listener: state, property ids, property structs, custom callbacks.       */
 /* ------------------------------------------------------------------------ */
 
-typedef enum {
+typedef enum OPENWWS_ENUM_BASE {
     WS_LISTENER_STATE_CREATED = 0,
     WS_LISTENER_STATE_OPENING = 1,
     WS_LISTENER_STATE_OPEN    = 2,
@@ -485,7 +494,7 @@ typedef enum {
     WS_LISTENER_STATE_CLOSED  = 5
 } WS_LISTENER_STATE;
 
-typedef enum {
+typedef enum OPENWWS_ENUM_BASE {
     WS_LISTENER_PROPERTY_LISTEN_BACKLOG                 = 0,
     WS_LISTENER_PROPERTY_IP_VERSION                     = 1,
     WS_LISTENER_PROPERTY_STATE                          = 2,
@@ -502,11 +511,7 @@ typedef enum {
     WS_LISTENER_PROPERTY_CUSTOM_LISTENER_CALLBACKS      = 13,
     WS_LISTENER_PROPERTY_CUSTOM_LISTENER_PARAMETERS     = 14,
     WS_LISTENER_PROPERTY_CUSTOM_LISTENER_INSTANCE       = 15,
-    WS_LISTENER_PROPERTY_DISALLOWED_USER_AGENT          = 16,
-    /* openwws extension, not in Microsoft's header: makes the extension
-     * ids (OPENWWS_LISTENER_PROPERTY_*, at the end of this file) valid
-     * values of this enum in C++, where an out-of-range cast is undefined. */
-    OPENWWS_LISTENER_PROPERTY_ID_EXTENSION_BASE         = 0x10000
+    WS_LISTENER_PROPERTY_DISALLOWED_USER_AGENT          = 16
 } WS_LISTENER_PROPERTY_ID;
 
 /* One listener property: id, pointer to a value of the id's type, size. */
@@ -589,7 +594,7 @@ typedef struct _WS_CUSTOM_LISTENER_CALLBACKS {
 /* Channel property ids and property structs.                               */
 /* ------------------------------------------------------------------------ */
 
-typedef enum {
+typedef enum OPENWWS_ENUM_BASE {
     WS_CHANNEL_PROPERTY_MAX_BUFFERED_MESSAGE_SIZE            = 0,
     WS_CHANNEL_PROPERTY_MAX_STREAMED_MESSAGE_SIZE            = 1,
     WS_CHANNEL_PROPERTY_MAX_STREAMED_START_SIZE              = 2,
@@ -658,7 +663,7 @@ typedef struct _WS_CHANNEL_PROPERTIES {
 /* Error object property ids and property struct.                           */
 /* ------------------------------------------------------------------------ */
 
-typedef enum {
+typedef enum OPENWWS_ENUM_BASE {
     WS_ERROR_PROPERTY_STRING_COUNT        = 0,
     WS_ERROR_PROPERTY_ORIGINAL_ERROR_CODE = 1,
     WS_ERROR_PROPERTY_LANGID              = 2
@@ -674,7 +679,7 @@ typedef struct _WS_ERROR_PROPERTY {
 /* Heap property ids and property struct.                                   */
 /* ------------------------------------------------------------------------ */
 
-typedef enum {
+typedef enum OPENWWS_ENUM_BASE {
     WS_HEAP_PROPERTY_MAX_SIZE       = 0,
     WS_HEAP_PROPERTY_TRIM_SIZE      = 1,
     WS_HEAP_PROPERTY_REQUESTED_SIZE = 2,
@@ -691,7 +696,7 @@ typedef struct _WS_HEAP_PROPERTY {
 /* URLs: scheme types, WsDecodeUrl flags, decoded URL structs.              */
 /* ------------------------------------------------------------------------ */
 
-typedef enum {
+typedef enum OPENWWS_ENUM_BASE {
     WS_URL_HTTP_SCHEME_TYPE    = 0,   /* "http"     -> WS_HTTP_URL    */
     WS_URL_HTTPS_SCHEME_TYPE   = 1,   /* "https"    -> WS_HTTPS_URL   */
     WS_URL_NETTCP_SCHEME_TYPE  = 2,   /* "net.tcp"  -> WS_NETTCP_URL  */

@@ -701,3 +701,28 @@ TEST_CASE_FIXTURE(fd_guard, "refused_async_call_never_invokes_a_callback") {
 }
 
 }  // TEST_SUITE("arguments")
+
+// Regression for fuzz/findings/properties-1: ids and bindings outside every enum's list
+// are plain ints to the caller; they must give E_INVALIDARG, never undefined behaviour.
+TEST_SUITE("arguments") {
+TEST_CASE_FIXTURE(openwws::test::fd_guard, "out_of_range_enum_values_return_invalid_arg") {
+  WS_CHANNEL* ch = nullptr;
+  REQUIRE(WsCreateChannel(WS_CHANNEL_TYPE_DUPLEX_SESSION, WS_TCP_CHANNEL_BINDING, nullptr, 0, nullptr, &ch, nullptr) ==
+          S_OK);
+  ULONG v = 0;
+  CHECK(WsGetChannelProperty(ch, static_cast<WS_CHANNEL_PROPERTY_ID>(255), &v, sizeof v, nullptr) == E_INVALIDARG);
+  CHECK(WsGetChannelProperty(ch, static_cast<WS_CHANNEL_PROPERTY_ID>(0x7FFFFFFF), &v, sizeof v, nullptr) ==
+        E_INVALIDARG);
+  WsFreeChannel(ch);
+  WS_LISTENER* l = nullptr;
+  REQUIRE(WsCreateListener(WS_CHANNEL_TYPE_DUPLEX_SESSION, WS_TCP_CHANNEL_BINDING, nullptr, 0, nullptr, &l, nullptr) ==
+          S_OK);
+  CHECK(WsGetListenerProperty(l, static_cast<WS_LISTENER_PROPERTY_ID>(0x20000), &v, sizeof v, nullptr) ==
+        E_INVALIDARG);
+  WsFreeListener(l);
+  WS_CHANNEL* bad = nullptr;
+  CHECK(WsCreateChannel(WS_CHANNEL_TYPE_DUPLEX_SESSION, static_cast<WS_CHANNEL_BINDING>(255), nullptr, 0, nullptr, &bad,
+                        nullptr) == E_INVALIDARG);
+  CHECK(bad == nullptr);
+}
+}  // TEST_SUITE

@@ -6,7 +6,10 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <ctime>
@@ -171,6 +174,64 @@ TEST_CASE_FIXTURE(fd_guard, "clients_that_reset_at_once_do_not_disturb_accepting
   WsCloseListener(l, nullptr, nullptr);
   WsFreeChannel(ch);
   WsFreeListener(l);
+}
+
+TEST_CASE_FIXTURE(fd_guard, "listening_address_that_disappears_leaves_accepts_cancellable_and_reopen_refused") {
+  // In a network namespace of its own (a forked child, as root), an address is added to
+  // lo, listened on, and deleted under a pending accept. Nothing leaves the machine.
+  pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    if (unshare(CLONE_NEWNET) != 0) _exit(77);
+    if (std::system("ip link set lo up && ip -6 addr add 2001:db8::1/128 dev lo nodad") != 0) _exit(77);
+    WS_LISTENER* l = nullptr;
+    if (WsCreateListener(WS_CHANNEL_TYPE_DUPLEX_SESSION, WS_TCP_CHANNEL_BINDING, nullptr, 0, nullptr, &l, nullptr) !=
+        S_OK)
+      _exit(10);
+    WS_STRING url = WS_STRING_VALUE(u"net.tcp://[2001:db8::1]:0/");
+    if (WsOpenListener(l, &url, nullptr, nullptr) != S_OK) _exit(11);
+    WS_CHANNEL* ch = nullptr;
+    if (WsCreateChannelForListener(l, nullptr, 0, &ch, nullptr) != S_OK) _exit(12);
+    std::atomic<int> calls{0};
+    std::atomic<HRESULT> result{S_FALSE};
+    struct st_t {
+      std::atomic<int>* calls;
+      std::atomic<HRESULT>* result;
+    } st{&calls, &result};
+    WS_ASYNC_CONTEXT ctx{[](HRESULT hr, WS_CALLBACK_MODEL, void* p) {
+                           auto* s2 = static_cast<st_t*>(p);
+                           *s2->result = hr;
+                           s2->calls->fetch_add(1);
+                         },
+                         &st};
+    if (WsAcceptChannel(l, ch, &ctx, nullptr) != WS_S_ASYNC) _exit(13);
+    if (std::system("ip -6 addr del 2001:db8::1/128 dev lo") != 0) _exit(14);
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    WS_LISTENER_STATE state{};
+    WsGetListenerProperty(l, WS_LISTENER_PROPERTY_STATE, &state, sizeof state, nullptr);
+    if (calls.load() != 0 || state != WS_LISTENER_STATE_OPEN) _exit(15);  // the accept still waits
+    if (WsCloseListener(l, nullptr, nullptr) != S_OK) _exit(16);
+    if (calls.load() != 1 || result.load() != WS_E_OPERATION_ABORTED) _exit(17);
+    if (WsResetListener(l, nullptr) != S_OK) _exit(18);
+    WS_ERROR* err = nullptr;
+    WsCreateError(nullptr, 0, &err);
+    if (WsOpenListener(l, &url, nullptr, err) != WS_E_ADDRESS_NOT_AVAILABLE) _exit(19);
+    ULONG strings = 0;
+    WsGetErrorProperty(err, WS_ERROR_PROPERTY_STRING_COUNT, &strings, sizeof strings);
+    if (strings == 0) _exit(20);
+    WsFreeError(err);
+    WsFreeChannel(ch);
+    WsFreeListener(l);
+    _exit(0);
+  }
+  int status = 0;
+  REQUIRE(waitpid(pid, &status, 0) == pid);
+  REQUIRE(WIFEXITED(status));
+  if (WEXITSTATUS(status) == 77) {
+    MESSAGE("skipped: no network namespace or no `ip` here (needs root and iproute2)");
+    return;
+  }
+  CHECK_MESSAGE(WEXITSTATUS(status) == 0, "child failed at step ", WEXITSTATUS(status));
 }
 
 }  // TEST_SUITE

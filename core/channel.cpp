@@ -19,12 +19,6 @@ namespace openwws::core {
 
 namespace {
 
-template <typename T, typename M>
-T& owner_of(M& member, M T::*ptr) noexcept {
-  auto offset = reinterpret_cast<std::uintptr_t>(&(static_cast<T*>(nullptr)->*ptr));
-  return *reinterpret_cast<T*>(reinterpret_cast<char*>(&member) - offset);
-}
-
 constexpr std::uint8_t cgs = at_create | can_get | can_set;
 constexpr std::uint8_t cg = at_create | can_get;
 

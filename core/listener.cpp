@@ -25,12 +25,6 @@ namespace openwws::core {
 
 namespace {
 
-template <typename T, typename M>
-T& owner_of(M& member, M T::*ptr) noexcept {
-  auto offset = reinterpret_cast<std::uintptr_t>(&(static_cast<T*>(nullptr)->*ptr));
-  return *reinterpret_cast<T*>(reinterpret_cast<char*>(&member) - offset);
-}
-
 bool valid_backlog(const void* v) noexcept {
   ULONG x;
   std::memcpy(&x, v, sizeof x);

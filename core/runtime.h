@@ -27,6 +27,13 @@
 
 namespace openwws::core {
 
+// The object that embeds member (a command, an op) as its field ptr.
+template <typename T, typename M>
+T& owner_of(M& member, M T::*ptr) noexcept {
+  auto offset = reinterpret_cast<std::uintptr_t>(&(static_cast<T*>(nullptr)->*ptr));
+  return *reinterpret_cast<T*>(reinterpret_cast<char*>(&member) - offset);
+}
+
 // Work for the loop, embedded in the object it belongs to (no allocation). A command
 // is in the queue at most once at a time; its owner keeps it alive until run.
 struct command {

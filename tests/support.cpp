@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
@@ -38,12 +39,30 @@ std::string error_object::text() const {
     WS_STRING s{};
     if (WsGetErrorString(e, i, &s) != S_OK) break;
     if (!out.empty()) out += " | ";
-    for (ULONG k = 0; k < s.length; ++k) out += s.chars[k] < 128 ? static_cast<char>(s.chars[k]) : '?';
+    out += str(s);
   }
   return out;
 }
 
 std::u16string u16(const std::string& s) { return std::u16string(s.begin(), s.end()); }
+
+std::string narrow(const std::u16string& s) {
+  std::string out;
+  for (char16_t c : s) {
+    if (c >= 0x20 && c < 0x7F) {
+      out += static_cast<char>(c);
+    } else {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04X", static_cast<unsigned>(c));
+      out += buf;
+    }
+  }
+  return out;
+}
+
+std::string str(const WS_STRING& s) {
+  return s.length ? narrow(std::u16string(reinterpret_cast<const char16_t*>(s.chars), s.length)) : std::string();
+}
 
 WS_STRING ws(const std::u16string& s) {
   return WS_STRING{static_cast<ULONG>(s.size()), const_cast<WCHAR*>(reinterpret_cast<const WCHAR*>(s.data()))};

@@ -33,6 +33,11 @@ struct error_object {
 
 std::u16string u16(const std::string& s);
 
+// UTF-16 as printable text for comparisons and failure output: ASCII as is, the rest
+// as \uXXXX escapes.
+std::string narrow(const std::u16string& s);
+std::string str(const WS_STRING& s);
+
 // A WS_STRING over a u16string that outlives it.
 WS_STRING ws(const std::u16string& s);
 

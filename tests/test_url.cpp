@@ -22,25 +22,6 @@ using namespace openwws::test;
 
 namespace {
 
-// UTF-16 as printable text for comparisons and failure output: ASCII as is, the
-// rest as \uXXXX escapes.
-std::string narrow(const std::u16string& s) {
-  std::string out;
-  for (char16_t c : s) {
-    if (c >= 0x20 && c < 0x7F) {
-      out += static_cast<char>(c);
-    } else {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04X", static_cast<unsigned>(c));
-      out += buf;
-    }
-  }
-  return out;
-}
-
-std::string str(const WS_STRING& s) {
-  return s.length ? narrow(std::u16string(reinterpret_cast<const char16_t*>(s.chars), s.length)) : std::string();
-}
 
 // A heap that frees itself.
 struct heap_object {

@@ -1,104 +1,72 @@
 // SPDX-License-Identifier: MIT
-// openwws-bench: accepts per second through WsAcceptChannel (synchronous, and async with
-// short and long callbacks) next to a raw accept4 loop, for every available I/O backend.
+// openwws-bench: accepts per second through WsAcceptChannel in every mode, on every
+// available I/O backend, next to raw syscall loops in the same run; and the latency of
+// WsAbortListener / WsCloseListener ending a pending accept, next to the raw mechanism.
 //
-// How it measures. A run is one mode for a fixed time: a built-in load generator of K
-// client threads connects to 127.0.0.1 and closes with RST (SO_LINGER {1,0}, so that no
-// TIME_WAIT piles up), as fast as it can; the server side accepts and closes. The figure
-// is the number of accepts completed between the end of a short warm-up and the end of
-// the run, divided by that time. A repetition runs the four modes one after the other
-// (raw-accept4, sync, async-short, async-long), so slow drifts of the machine hit every
-// mode alike, and each mode is also reported as the median over repetitions of its ratio
-// to the raw-accept4 run of the same repetition.
+// How throughput is measured. A run is one configuration for a fixed time: a built-in
+// load generator of K client threads connects to 127.0.0.1 (blocking connect) and closes
+// with RST, as fast as it can; the server accepts and closes. Its figure is the accepts
+// completed in the measured window (after a warm-up) over the window's length. A
+// repetition runs every configuration once, in groups of at most four, with a raw
+// accept4 run before each group and after the last: every run is compared with the
+// mean of the raw accept4 runs on either side of it, so that slow drifts of the machine
+// cancel out. Group order and the order within groups rotate from one repetition to the
+// next. Server CPU is every thread's CPU but the client threads' and the driver's
+// (see measure()); connect times are sampled by the clients during the window.
 //
-// Why a child process per backend: the runtime chooses its backend (OPENWWS_BACKEND) once
-// while any object exists, so the parent execs itself with `--child --backend NAME` and
-// reads one result line per run from the child's stdout.
+// How cancel latency is measured: see bench_cancel.cpp; every kind runs in two fixed
+// placements (struct placement), all threads on one CPU and canceller apart from the
+// waiters, in blocks interleaved like the runs.
 //
-// Bounds: loopback only; every loop stops on a flag set at the end of its run and also
-// after a fixed count; a connect gives up after 250 ms (SO_SNDTIMEO); a server that does not
-// stop within 5 s is aborted; the parent kills a child that overruns its time budget.
-#include <webservices.h>
+// Backends: the library picks its backend (OPENWWS_BACKEND) when the first object is
+// made and keeps it while any exists; every run frees all its objects, so one process
+// can run all backends, interleaved. A run checks the backend the listener reports.
+//
+// Bounds: every loop is bounded in count and time; a watchdog ends the process if the
+// whole benchmark overruns twice its estimate.
+#include "bench_common.h"
 
 #include "platform/select_backend.h"
 
-#include <arpa/inet.h>
-#include <dirent.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sched.h>
-#include <signal.h>
-#include <sys/socket.h>
+#include <sys/sysinfo.h>
 #include <sys/utsname.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cerrno>
-#include <chrono>
 #include <cmath>
 #include <condition_variable>
-#include <cstdarg>
-#include <cstdint>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <map>
-#include <memory>
 #include <mutex>
-#include <sstream>
-#include <string>
 #include <thread>
-#include <vector>
 
-#ifndef OPENWWS_VERSION
-#define OPENWWS_VERSION "unknown"
-#endif
+namespace openwws::bench {
 
 namespace {
 
-using clock_type = std::chrono::steady_clock;
-using std::chrono::milliseconds;
-
 // ---- options ------------------------------------------------------------------------
-
-struct options {
-  double seconds = 2.0;
-  int reps = 5;
-  int clients = 2;
-  std::string backend;  // empty: every available backend
-  std::string json_path;
-  bool child = false;
-  bool quick = false;
-  bool seconds_set = false;
-  bool reps_set = false;
-};
-
-const char* const mode_names[] = {"raw-accept4", "sync", "async-short", "async-long"};
-constexpr int mode_count = 4;
-
-// At most this many connections wait in the accept queue (clients pause beyond it), well
-// under the backlog of 4096: a full queue makes the kernel drop SYNs, and the client's 1 s
-// SYN retransmit would then measure the timer, not the server.
-constexpr std::int64_t queue_window = 512;
-// The count bound of every loop; at ~10^5 accepts/s it is never reached in practice.
-constexpr std::uint64_t max_per_loop = 50'000'000;
-constexpr ULONG backlog = 4096;
 
 void usage(std::FILE* f) {
   std::fprintf(f,
                "usage: openwws-bench [options]\n"
-               "  --seconds S       length of each run (default 2)\n"
-               "  --reps N          repetitions of the four modes (default 5)\n"
-               "  --clients K       client threads of the load generator (default 2;\n"
-               "                    --connections is the same option)\n"
-               "  --backend NAME    only this backend (default: every available one)\n"
-               "  --json FILE       also write the figures as JSON\n"
-               "  --quick           0.5 s runs, 3 repetitions\n"
-               "Modes: raw-accept4 (baseline), sync, async-short, async-long.\n");
+               "  --seconds S         measured length of each throughput run (default 2; --quick 0.15)\n"
+               "  --warmup S          warm-up before each run (default: a tenth of --seconds, 0.01-0.25)\n"
+               "  --reps N            interleaved repetitions of every configuration (default 5; --quick 3)\n"
+               "  --clients K         client threads of the load generator (default 2; alias --connections)\n"
+               "  --server-threads N  threads of the sync-xN mode, all on one listener (default 2)\n"
+               "  --backend NAME      only this backend (default: every available one); raw rows always run\n"
+               "  --pin               server threads on some CPUs, client threads on the others\n"
+               "  --cancel-tries N    tries per cancel-latency kind (default 1000; --quick 100)\n"
+               "  --only WHAT         'throughput' or 'cancel': run only that part\n"
+               "  --json FILE         also write every figure as JSON\n"
+               "  --quick             a short run (well under 30 s on 2 CPUs): every mode, fewer samples\n"
+               "Throughput modes: raw accept4 (the reference), raw epoll, raw io_uring multishot; per backend\n"
+               "sync (1 thread), sync-xN, async-short, async-long, each with channel reuse and create/free.\n");
 }
 
 bool parse_double(const char* s, double& out) {
@@ -121,6 +89,7 @@ bool parse_int(const char* s, int& out) {
 
 // 0 on success, else the exit status for a bad command line.
 int parse_options(int argc, char** argv, options& o) {
+  bool seconds_set = false, reps_set = false, tries_set = false, warmup_set = false;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     std::string value;
@@ -146,24 +115,39 @@ int parse_options(int argc, char** argv, options& o) {
     } else if (arg == "--seconds") {
       if (!need() || !parse_double(value.c_str(), o.seconds) || !(o.seconds > 0) || o.seconds > 3600)
         return bad("a number of seconds in (0, 3600]");
-      o.seconds_set = true;
+      seconds_set = true;
+    } else if (arg == "--warmup") {
+      if (!need() || !parse_double(value.c_str(), o.warmup) || !(o.warmup >= 0) || o.warmup > 60)
+        return bad("a number of seconds in [0, 60]");
+      warmup_set = true;
     } else if (arg == "--reps") {
       if (!need() || !parse_int(value.c_str(), o.reps) || o.reps < 1 || o.reps > 1000)
         return bad("a count from 1 to 1000");
-      o.reps_set = true;
+      reps_set = true;
     } else if (arg == "--clients" || arg == "--connections") {
       if (!need() || !parse_int(value.c_str(), o.clients) || o.clients < 1 || o.clients > 256)
         return bad("a count from 1 to 256");
+    } else if (arg == "--server-threads") {
+      if (!need() || !parse_int(value.c_str(), o.server_threads) || o.server_threads < 2 || o.server_threads > 64)
+        return bad("a count from 2 to 64");
+    } else if (arg == "--cancel-tries") {
+      if (!need() || !parse_int(value.c_str(), o.cancel_tries) || o.cancel_tries < 1 || o.cancel_tries > 100000)
+        return bad("a count from 1 to 100000");
+      tries_set = true;
     } else if (arg == "--backend") {
       if (!need() || value.empty()) return bad("a backend name");
       o.backend = value;
     } else if (arg == "--json") {
       if (!need() || value.empty()) return bad("a file name");
       o.json_path = value;
+    } else if (arg == "--only") {
+      if (!need() || (value != "throughput" && value != "cancel")) return bad("'throughput' or 'cancel'");
+      o.throughput = value == "throughput";
+      o.cancel = value == "cancel";
     } else if (arg == "--quick") {
       o.quick = true;
-    } else if (arg == "--child") {
-      o.child = true;
+    } else if (arg == "--pin") {
+      o.pin = true;
     } else {
       std::fprintf(stderr, "openwws-bench: unknown option '%s'\n", argv[i]);
       usage(stderr);
@@ -171,631 +155,301 @@ int parse_options(int argc, char** argv, options& o) {
     }
   }
   if (o.quick) {
-    if (!o.seconds_set) o.seconds = 0.5;
-    if (!o.reps_set) o.reps = 3;
+    if (!seconds_set) o.seconds = 0.15;
+    if (!warmup_set) o.warmup = 0.05;
+    if (!reps_set) o.reps = 3;
+    if (!tries_set) o.cancel_tries = 100;
   }
   return 0;
 }
 
-double warmup_seconds(const options& o) { return std::clamp(o.seconds * 0.1, 0.01, 0.25); }
-
-// ---- small helpers ------------------------------------------------------------------
-
-std::string format(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
-std::string format(const char* fmt, ...) {
-  char buf[1024];
-  va_list ap;
-  va_start(ap, fmt);
-  std::vsnprintf(buf, sizeof buf, fmt, ap);
-  va_end(ap);
-  return buf;
-}
-
-int count_fds() {
-  DIR* d = ::opendir("/proc/self/fd");
-  if (!d) return -1;
-  int n = 0;
-  while (::readdir(d)) ++n;
-  ::closedir(d);
-  return n - 3;  // ".", ".." and the directory's own descriptor
-}
-
-const char* hresult_name(HRESULT hr) {
-  switch (hr) {
-    case S_OK: return "S_OK";
-    case WS_S_ASYNC: return "WS_S_ASYNC";
-    case WS_E_OPERATION_ABORTED: return "WS_E_OPERATION_ABORTED";
-    case WS_E_OBJECT_FAULTED: return "WS_E_OBJECT_FAULTED";
-    case WS_E_INVALID_OPERATION: return "WS_E_INVALID_OPERATION";
-    case WS_E_NOT_SUPPORTED: return "WS_E_NOT_SUPPORTED";
-    case WS_E_ADDRESS_IN_USE: return "WS_E_ADDRESS_IN_USE";
-    case WS_E_QUOTA_EXCEEDED: return "WS_E_QUOTA_EXCEEDED";
-    case WS_E_OTHER: return "WS_E_OTHER";
-    case E_INVALIDARG: return "E_INVALIDARG";
-    case E_OUTOFMEMORY: return "E_OUTOFMEMORY";
-    case E_FAIL: return "E_FAIL";
-    default: return "?";
-  }
-}
-
-std::string utf16_to_utf8(const WCHAR* s, ULONG n) {
-  std::string out;
-  for (ULONG i = 0; i < n; ++i) {
-    std::uint32_t c = s[i];
-    if (c >= 0xD800 && c < 0xDC00 && i + 1 < n && s[i + 1] >= 0xDC00 && s[i + 1] < 0xE000)
-      c = 0x10000 + ((c - 0xD800) << 10) + (s[++i] - 0xDC00);
-    if (c < 0x80) {
-      out += static_cast<char>(c);
-    } else if (c < 0x800) {
-      out += static_cast<char>(0xC0 | (c >> 6));
-      out += static_cast<char>(0x80 | (c & 0x3F));
-    } else if (c < 0x10000) {
-      out += static_cast<char>(0xE0 | (c >> 12));
-      out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
-      out += static_cast<char>(0x80 | (c & 0x3F));
-    } else {
-      out += static_cast<char>(0xF0 | (c >> 18));
-      out += static_cast<char>(0x80 | ((c >> 12) & 0x3F));
-      out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
-      out += static_cast<char>(0x80 | (c & 0x3F));
-    }
-  }
-  return out;
-}
-
-// "WsAcceptChannel: 0x803D0004 WS_E_OPERATION_ABORTED: <the WS_ERROR's strings>".
-std::string describe(const char* call, HRESULT hr, WS_ERROR* error) {
-  std::string text = format("%s: 0x%08X %s", call, static_cast<unsigned>(hr), hresult_name(hr));
-  ULONG count = 0;
-  if (error && SUCCEEDED(WsGetErrorProperty(error, WS_ERROR_PROPERTY_STRING_COUNT, &count, sizeof count))) {
-    for (ULONG i = 0; i < count; ++i) {
-      WS_STRING s{};
-      if (SUCCEEDED(WsGetErrorString(error, i, &s))) text += (i ? " | " : ": ") + utf16_to_utf8(s.chars, s.length);
-    }
-  }
-  if (error) WsResetError(error);
-  return text;
-}
-
-// Sleeps until deadline in short steps, returning early (false) once stop_early() holds.
-template <typename F>
-bool sleep_until(clock_type::time_point deadline, F stop_early) {
-  while (clock_type::now() < deadline) {
-    if (stop_early()) return false;
-    auto left = deadline - clock_type::now();
-    std::this_thread::sleep_for(std::min<clock_type::duration>(left, milliseconds(10)));
-  }
-  return true;
-}
-
-// ---- load generator -----------------------------------------------------------------
-
-struct load {
-  std::atomic<bool> stop{false};
-  std::atomic<std::int64_t> issued{0};    // connects started and not failed
-  std::atomic<std::int64_t> accepted{0};  // accepts the server completed (and closed)
-  std::atomic<std::uint64_t> connect_errors{0};
-  std::atomic<int> last_errno{0};
-};
-
-void client_main(load& ld, USHORT port) {
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_port = htons(port);
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  std::uint64_t errors = 0;
-  for (std::uint64_t n = 0; n < max_per_loop && !ld.stop.load(std::memory_order_relaxed);) {
-    if (ld.issued.load(std::memory_order_relaxed) - ld.accepted.load(std::memory_order_relaxed) >= queue_window) {
-      std::this_thread::sleep_for(std::chrono::microseconds(20));
-      continue;
-    }
-    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    int rc = -1;
-    if (fd >= 0) {
-      // On Linux SO_SNDTIMEO also bounds a blocking connect (socket(7)). A lost SYN would
-      // otherwise stall this client for the 1 s SYN retransmit; giving up sooner and
-      // starting over costs less.
-      timeval tv{0, 250000};
-      ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-      ld.issued.fetch_add(1, std::memory_order_relaxed);
-      rc = ::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
-      if (rc != 0) ld.issued.fetch_sub(1, std::memory_order_relaxed);
-    }
-    if (rc != 0) {
-      ld.last_errno.store(errno, std::memory_order_relaxed);
-      ld.connect_errors.fetch_add(1, std::memory_order_relaxed);
-      if (fd >= 0) ::close(fd);
-      if (++errors > 1000) return;  // something is badly wrong: leave it to the report
-      std::this_thread::sleep_for(milliseconds(1));
-      continue;
-    }
-    linger lg{1, 0};
-    ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
-    ::close(fd);
-    ++n;
-  }
-}
-
-// ---- the servers --------------------------------------------------------------------
-
-// One mode's server side. open() binds, start() begins accepting, stop() asks it to end
-// (returns at once), wait() tells whether it ended, force() unblocks a stuck accept,
-// close() frees everything. Errors are sentences; "" means none.
-class server {
- public:
-  virtual ~server() = default;
-  virtual std::string open(load& ld) = 0;
-  virtual void start() = 0;
-  virtual void stop() = 0;
-  virtual bool wait(milliseconds timeout) = 0;
-  virtual void force() = 0;
-  virtual std::string close() = 0;
-  virtual std::string error() = 0;
-  // Async modes: accepts that WsAcceptChannel completed synchronously, and via callback.
-  virtual std::uint64_t sync_completions() const { return 0; }
-  virtual std::uint64_t async_completions() const { return 0; }
-  USHORT port = 0;
-};
-
-// Runs a loop on a thread of its own; the loop sets done_ when it leaves.
-class threaded_server : public server {
- public:
-  void start() override {
-    thread_ = std::thread([this] {
-      run();
-      std::lock_guard lock(mu_);
-      done_ = true;
-      cv_.notify_all();
-    });
-  }
-  void stop() override { stop_.store(true); }
-  bool wait(milliseconds timeout) override {
-    std::unique_lock lock(mu_);
-    return cv_.wait_for(lock, timeout, [&] { return done_; });
-  }
-  std::string error() override {
-    std::lock_guard lock(mu_);
-    return error_;
-  }
-
- protected:
-  virtual void run() = 0;
-  void join() {
-    if (thread_.joinable()) thread_.join();
-  }
-  void set_error(std::string e) {
-    std::lock_guard lock(mu_);
-    if (error_.empty()) error_ = std::move(e);
-  }
-  load* ld_ = nullptr;
-  std::atomic<bool> stop_{false};
-
- private:
-  std::thread thread_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool done_ = false;
-  std::string error_;
-};
-
-// The baseline: a blocking accept4 loop on a plain listening socket.
-class raw_server final : public threaded_server {
- public:
-  ~raw_server() override { close(); }
-  std::string open(load& ld) override {
-    ld_ = &ld;
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd_ < 0) return format("socket: %s", std::strerror(errno));
-    sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof sa;
-    if (::bind(fd_, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 || ::listen(fd_, backlog) != 0 ||
-        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&sa), &len) != 0)
-      return format("bind/listen on 127.0.0.1:0: %s", std::strerror(errno));
-    port = ntohs(sa.sin_port);
-    return "";
-  }
-  void force() override { ::shutdown(fd_, SHUT_RDWR); }  // wakes a blocked accept (Linux)
-  std::string close() override {
-    join();
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-    return "";
-  }
-
- private:
-  void run() override {
-    for (std::uint64_t n = 0; n < max_per_loop && !stop_.load(std::memory_order_relaxed); ++n) {
-      int fd = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
-      if (fd < 0) {
-        int err = errno;
-        if (err == EINTR || err == ECONNABORTED || err == EPROTO) continue;
-        if (!stop_.load()) set_error(format("accept4: %s", std::strerror(err)));
-        return;
-      }
-      ::close(fd);
-      ld_->accepted.fetch_add(1, std::memory_order_relaxed);
-    }
-  }
-  int fd_ = -1;
-};
-
-// What the WsAcceptChannel modes share: a listener on net.tcp://127.0.0.1:0/ with a
-// backlog of 4096, and one channel that every accept reuses (close, then reset).
-class ws_objects {
- public:
-  ~ws_objects() { free_all(); }
-
-  std::string create(const std::string& backend, const WS_CALLBACK_MODEL* model) {
-    HRESULT hr = WsCreateError(nullptr, 0, &error_);
-    if (FAILED(hr)) return format("WsCreateError: 0x%08X", static_cast<unsigned>(hr));
-    hr = WsCreateError(nullptr, 0, &main_error_);
-    if (FAILED(hr)) return format("WsCreateError: 0x%08X", static_cast<unsigned>(hr));
-    ULONG bl = backlog;
-    WS_CALLBACK_MODEL m = model ? *model : WS_LONG_CALLBACK;
-    WS_LISTENER_PROPERTY props[] = {
-        {WS_LISTENER_PROPERTY_LISTEN_BACKLOG, &bl, sizeof bl},
-        {WS_LISTENER_PROPERTY_ASYNC_CALLBACK_MODEL, &m, sizeof m},
-    };
-    hr = WsCreateListener(WS_CHANNEL_TYPE_DUPLEX_SESSION, WS_TCP_CHANNEL_BINDING, props, model ? 2 : 1, nullptr,
-                          &listener_, main_error_);
-    if (FAILED(hr)) return describe("WsCreateListener", hr, main_error_);
-    static const WCHAR url_text[] = u"net.tcp://127.0.0.1:0/";
-    WS_STRING url = WS_STRING_VALUE(url_text);
-    hr = WsOpenListener(listener_, &url, nullptr, main_error_);
-    if (FAILED(hr)) return describe("WsOpenListener", hr, main_error_);
-    hr = WsGetListenerProperty(listener_, OPENWWS_LISTENER_PROPERTY_LOCAL_PORT, &port_, sizeof port_, main_error_);
-    if (FAILED(hr)) return describe("WsGetListenerProperty(LOCAL_PORT)", hr, main_error_);
-    const char* name = nullptr;
-    hr = WsGetListenerProperty(listener_, OPENWWS_LISTENER_PROPERTY_BACKEND_NAME, &name, sizeof name, main_error_);
-    if (FAILED(hr)) return describe("WsGetListenerProperty(BACKEND_NAME)", hr, main_error_);
-    if (backend != name) return format("the listener runs on backend '%s', not '%s'", name, backend.c_str());
-    hr = WsCreateChannelForListener(listener_, nullptr, 0, &channel_, main_error_);
-    if (FAILED(hr)) return describe("WsCreateChannelForListener", hr, main_error_);
-    return "";
-  }
-
-  // The accepted connection is done with: close it and make the channel reusable.
-  // Called by whichever thread completed the accept; error_ belongs to that thread then.
-  std::string recycle() {
-    HRESULT hr = WsCloseChannel(channel_, nullptr, error_);
-    if (FAILED(hr)) return describe("WsCloseChannel", hr, error_);
-    hr = WsResetChannel(channel_, error_);
-    if (FAILED(hr)) return describe("WsResetChannel", hr, error_);
-    return "";
-  }
-
-  std::string close_listener() {
-    if (!listener_) return "";
-    HRESULT hr = WsCloseListener(listener_, nullptr, main_error_);
-    return FAILED(hr) ? describe("WsCloseListener", hr, main_error_) : "";
-  }
-
-  void free_all() {
-    if (channel_) WsFreeChannel(channel_);
-    if (listener_) WsFreeListener(listener_);
-    if (error_) WsFreeError(error_);
-    if (main_error_) WsFreeError(main_error_);
-    channel_ = nullptr;
-    listener_ = nullptr;
-    error_ = main_error_ = nullptr;
-  }
-
-  WS_LISTENER* listener_ = nullptr;
-  WS_CHANNEL* channel_ = nullptr;
-  WS_ERROR* error_ = nullptr;       // used by the accepting side only
-  WS_ERROR* main_error_ = nullptr;  // used by the thread that drives the run
-  USHORT port_ = 0;
-};
-
-// One thread looping on a synchronous WsAcceptChannel.
-class sync_server final : public threaded_server {
- public:
-  explicit sync_server(std::string backend) : backend_(std::move(backend)) {}
-  ~sync_server() override { close(); }
-  std::string open(load& ld) override {
-    ld_ = &ld;
-    std::string e = ws_.create(backend_, nullptr);
-    port = ws_.port_;
-    return e;
-  }
-  void force() override { WsAbortListener(ws_.listener_, nullptr); }
-  std::string close() override {
-    join();
-    std::string e = ws_.close_listener();
-    ws_.free_all();
-    return e;
-  }
-
- private:
-  void run() override {
-    for (std::uint64_t n = 0; n < max_per_loop && !stop_.load(std::memory_order_relaxed); ++n) {
-      HRESULT hr = WsAcceptChannel(ws_.listener_, ws_.channel_, nullptr, ws_.error_);
-      if (FAILED(hr)) {
-        std::string e = describe("WsAcceptChannel", hr, ws_.error_);
-        if (!stop_.load()) set_error(e);
-        return;
-      }
-      if (std::string e = ws_.recycle(); !e.empty()) return set_error(e);
-      ld_->accepted.fetch_add(1, std::memory_order_relaxed);
-    }
-  }
-  std::string backend_;
-  ws_objects ws_;
-};
-
-// An accept chain: each completion recycles the channel and starts the next accept. A
-// WsAcceptChannel that returns S_OK completed synchronously (no callback will come) and
-// is handled in the loop; WS_S_ASYNC means the callback will come.
-class async_server final : public server {
- public:
-  async_server(std::string backend, WS_CALLBACK_MODEL model) : backend_(std::move(backend)), model_(model) {}
-  ~async_server() override { close(); }
-
-  std::string open(load& ld) override {
-    ld_ = &ld;
-    std::string e = ws_.create(backend_, &model_);
-    port = ws_.port_;
-    ctx_.callback = on_complete;
-    ctx_.callbackState = this;
-    return e;
-  }
-  // The first accept runs on a thread of ours: under load it may complete synchronously
-  // again and again, and then that thread carries the chain until the stop flag.
-  void start() override {
-    starter_ = std::thread([this] { pump(); });
-  }
-  // Set the flag, then abort: an accept that is pending reports WS_E_OPERATION_ABORTED.
-  void stop() override {
-    stop_.store(true);
-    WsAbortListener(ws_.listener_, nullptr);
-  }
-  bool wait(milliseconds timeout) override {
-    std::unique_lock lock(mu_);
-    return cv_.wait_for(lock, timeout, [&] { return ended_; });
-  }
-  void force() override { WsAbortListener(ws_.listener_, nullptr); }
-  std::string close() override {
-    if (starter_.joinable()) starter_.join();
-    // Waits until the last callback has returned, so nothing of ours runs after it.
-    std::string e = ws_.close_listener();
-    ws_.free_all();
-    return e;
-  }
-  std::string error() override {
-    std::lock_guard lock(mu_);
-    return error_;
-  }
-  std::uint64_t sync_completions() const override { return sync_.load(); }
-  std::uint64_t async_completions() const override { return async_.load(); }
-
- private:
-  static void CALLBACK on_complete(HRESULT hr, WS_CALLBACK_MODEL, void* state) {
-    auto* self = static_cast<async_server*>(state);
-    if (FAILED(hr)) return self->finish(hr, describe("WsAcceptChannel (callback)", hr, self->ws_.error_));
-    self->async_.fetch_add(1, std::memory_order_relaxed);
-    if (!self->accepted()) return;
-    self->pump();
-  }
-
-  bool accepted() {
-    if (std::string e = ws_.recycle(); !e.empty()) {
-      finish(E_FAIL, e);
-      return false;
-    }
-    ld_->accepted.fetch_add(1, std::memory_order_relaxed);
-    return true;
-  }
-
-  void pump() {
-    for (;;) {
-      if (stop_.load(std::memory_order_relaxed) || ++issued_ > max_per_loop) return finish(S_FALSE, "");
-      HRESULT hr = WsAcceptChannel(ws_.listener_, ws_.channel_, &ctx_, ws_.error_);
-      if (hr == WS_S_ASYNC) return;
-      if (FAILED(hr)) return finish(hr, describe("WsAcceptChannel", hr, ws_.error_));
-      sync_.fetch_add(1, std::memory_order_relaxed);
-      if (!accepted()) return;
-    }
-  }
-
-  // The chain is over. Stopping ends it with S_FALSE (the flag was seen first),
-  // WS_E_OPERATION_ABORTED (a pending accept was aborted) or WS_E_OBJECT_FAULTED (an
-  // accept started after the abort); anything else, or any end before stop(), is an error.
-  void finish(HRESULT hr, const std::string& text) {
-    std::lock_guard lock(mu_);
-    bool clean = stop_.load() && (hr == S_FALSE || hr == WS_E_OPERATION_ABORTED || hr == WS_E_OBJECT_FAULTED);
-    if (!clean && error_.empty()) error_ = text.empty() ? "the accept chain ended before the run did" : text;
-    ended_ = true;
-    cv_.notify_all();
-  }
-
-  std::string backend_;
-  WS_CALLBACK_MODEL model_;
-  ws_objects ws_;
-  load* ld_ = nullptr;
-  WS_ASYNC_CONTEXT ctx_{};
-  std::thread starter_;
-  std::atomic<bool> stop_{false};
-  std::uint64_t issued_ = 0;  // only the thread carrying the chain touches it
-  std::atomic<std::uint64_t> sync_{0};
-  std::atomic<std::uint64_t> async_{0};
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool ended_ = false;
-  std::string error_;
-};
-
-// ---- one run ------------------------------------------------------------------------
-
-struct run_result {
-  double rate = 0;  // accepts per second over the measured window
-  std::int64_t accepts = 0;
-  double elapsed = 0;
-  double sync_fraction = -1;  // async modes: share of accepts completed synchronously
-  std::uint64_t connect_errors = 0;
-  int connect_errno = 0;  // the last failed connect's errno
-  std::string error;
-};
-
-std::unique_ptr<server> make_server(int mode, const std::string& backend) {
-  switch (mode) {
-    case 0: return std::make_unique<raw_server>();
-    case 1: return std::make_unique<sync_server>(backend);
-    case 2: return std::make_unique<async_server>(backend, WS_SHORT_CALLBACK);
-    default: return std::make_unique<async_server>(backend, WS_LONG_CALLBACK);
-  }
-}
-
-run_result measure(int mode, const std::string& backend, const options& o) {
-  run_result r;
-  int fds_before = count_fds();
-  load ld;
-  std::vector<std::thread> clients;
-  {
-    auto srv = make_server(mode, backend);
-    if (std::string e = srv->open(ld); !e.empty()) {
-      r.error = e;
-      srv->close();
-      return r;
-    }
-    srv->start();
-    try {
-      for (int i = 0; i < o.clients; ++i) clients.emplace_back(client_main, std::ref(ld), srv->port);
-    } catch (const std::exception& ex) {
-      r.error = format("cannot start a client thread: %s", ex.what());
-    }
-    auto ended_early = [&] { return srv->wait(milliseconds(0)); };
-    auto t_start = clock_type::now();
-    auto warm = std::chrono::duration_cast<clock_type::duration>(std::chrono::duration<double>(warmup_seconds(o)));
-    auto span = std::chrono::duration_cast<clock_type::duration>(std::chrono::duration<double>(o.seconds));
-    bool full = r.error.empty() && sleep_until(t_start + warm, ended_early);
-    std::int64_t c0 = ld.accepted.load();
-    auto t0 = clock_type::now();
-    if (full) full = sleep_until(t0 + span, ended_early);
-    std::int64_t c1 = ld.accepted.load();
-    auto t1 = clock_type::now();
-    r.accepts = c1 - c0;
-    r.elapsed = std::chrono::duration<double>(t1 - t0).count();
-    r.rate = r.elapsed > 0 ? static_cast<double>(r.accepts) / r.elapsed : 0;
-
-    // The clients go on until the server has stopped, so that a blocked accept always
-    // has a connection to take; only then do they stop, and the listener closes last.
-    srv->stop();
-    if (!srv->wait(milliseconds(5000))) {
-      srv->force();
-      if (!srv->wait(milliseconds(5000))) {
-        std::fprintf(stderr, "openwws-bench: %s did not stop 10 s after its run; giving up\n", mode_names[mode]);
-        std::_Exit(3);  // its threads still use the objects: freeing them is not safe
-      }
-    }
-    ld.stop.store(true);
-    for (auto& t : clients) t.join();
-    if (r.error.empty()) r.error = srv->error();
-    if (r.error.empty() && !full) r.error = "the server stopped before the end of the run";
-    if (std::string e = srv->close(); r.error.empty()) r.error = e;
-    std::uint64_t s = srv->sync_completions(), a = srv->async_completions();
-    if (mode >= 2 && s + a > 0) r.sync_fraction = static_cast<double>(s) / static_cast<double>(s + a);
-  }
-  r.connect_errors = ld.connect_errors.load();
-  r.connect_errno = ld.last_errno.load();
-  if (r.connect_errors && r.error.empty() && r.accepts == 0)
-    r.error = format("every connect failed (last: %s)", std::strerror(ld.last_errno.load()));
-  int fds_after = count_fds();
-  if (fds_after != fds_before && r.error.empty())
-    r.error = format("descriptor count grew from %d to %d during the run", fds_before, fds_after);
-  return r;
-}
-
-// ---- child: every run of one backend --------------------------------------------------
-
-int child_main(const options& o) {
-  if (o.backend.empty()) {
-    std::fprintf(stderr, "openwws-bench: --child needs --backend\n");
-    return 2;
-  }
-  ::setenv("OPENWWS_BACKEND", o.backend.c_str(), 1);
-  ::signal(SIGPIPE, SIG_IGN);
-  int status = 0;
-  for (int rep = 1; rep <= o.reps; ++rep) {
-    for (int mode = 0; mode < mode_count; ++mode) {
-      run_result r = measure(mode, o.backend, o);
-      // One line per run for the parent:
-      // R backend mode rep rate accepts elapsed sync-fraction connect-errors connect-errno
-      std::printf("R %s %s %d %.3f %lld %.6f %.4f %llu %d\n", o.backend.c_str(), mode_names[mode], rep, r.rate,
-                  static_cast<long long>(r.accepts), r.elapsed, r.sync_fraction,
-                  static_cast<unsigned long long>(r.connect_errors), r.connect_errno);
-      if (!r.error.empty()) {
-        status = 1;
-        std::printf("E %s %s %d %s\n", o.backend.c_str(), mode_names[mode], rep, r.error.c_str());
-      }
-      std::fflush(stdout);
-      std::string extra;
-      if (r.sync_fraction >= 0) extra += format("  (%.0f%% completed synchronously)", 100 * r.sync_fraction);
-      if (r.connect_errors)
-        extra += format("  (%llu connects failed, last: %s)", static_cast<unsigned long long>(r.connect_errors),
-                        std::strerror(r.connect_errno));
-      if (!r.error.empty()) extra += "  ERROR: " + r.error;
-      std::fprintf(stderr, "[%s] rep %d/%d  %-12s %10.0f accepts/s%s\n", o.backend.c_str(), rep, o.reps,
-                   mode_names[mode], r.rate, extra.c_str());
-    }
-  }
-  return status;
-}
-
-// ---- parent: machine, children, statistics, table, JSON -------------------------------
+// ---- the machine ----------------------------------------------------------------------
 
 struct machine_info {
   long nproc = 0;
-  int affinity = 0;
+  int usable = 0;
   std::string cpu = "unknown";
+  bool virtual_machine = false;
   std::string kernel = "unknown";
+  double mem_gib = 0;
   double load1 = -1;
+  double busy_before = -1;  // other processes' CPU just before the start, in CPUs
 };
 
 machine_info read_machine() {
   machine_info m;
   m.nproc = ::sysconf(_SC_NPROCESSORS_ONLN);
   cpu_set_t set;
-  if (::sched_getaffinity(0, sizeof set, &set) == 0) m.affinity = CPU_COUNT(&set);
+  if (::sched_getaffinity(0, sizeof set, &set) == 0) m.usable = CPU_COUNT(&set);
   std::ifstream cpuinfo("/proc/cpuinfo");
+  bool have_model = false;
   for (std::string line; std::getline(cpuinfo, line);) {
     auto colon = line.find(':');
-    if (colon == std::string::npos) continue;
+    if (colon == std::string::npos || colon == 0) continue;
     std::string key = line.substr(0, line.find_last_not_of(" \t", colon - 1) + 1);
-    if (key == "model name" || key == "Hardware" || key == "cpu model") {
-      m.cpu = line.substr(line.find_first_not_of(" \t", colon + 1));
-      break;
+    std::string value = colon + 1 < line.size() ? line.substr(line.find_first_not_of(" \t", colon + 1)) : "";
+    if (!have_model && (key == "model name" || key == "Hardware" || key == "cpu model")) {
+      m.cpu = value;
+      have_model = true;
     }
+    if (key == "flags" && (" " + value + " ").find(" hypervisor ") != std::string::npos) m.virtual_machine = true;
   }
   utsname u{};
   if (::uname(&u) == 0) m.kernel = format("%s %s %s", u.sysname, u.release, u.machine);
+  struct sysinfo si{};
+  if (::sysinfo(&si) == 0) m.mem_gib = static_cast<double>(si.totalram) * si.mem_unit / (1024.0 * 1024 * 1024);
   std::ifstream loadavg("/proc/loadavg");
   if (!(loadavg >> m.load1)) m.load1 = -1;
   return m;
 }
 
-struct series {
-  std::vector<double> rates;   // by repetition
-  std::vector<double> ratios;  // to the raw-accept4 run of the same repetition
-  std::vector<double> sync_fractions;
-  std::uint64_t connect_errors = 0;
-  int connect_errno = 0;
-};
-
-double median(std::vector<double> v) {
-  if (v.empty()) return NAN;
-  std::sort(v.begin(), v.end());
-  size_t n = v.size();
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+std::string machine_line(const machine_info& m) {
+  return format("%ld CPUs (%d usable), %s%s, %.0f GiB, %s", m.nproc, m.usable, m.cpu.c_str(),
+                m.virtual_machine ? " (virtual machine)" : "", m.mem_gib, m.kernel.c_str());
 }
 
+// Other processes' CPU over `seconds`, in CPUs.
+double sample_other_load(double seconds) {
+  double a = other_processes_cpu();
+  auto t0 = clock_type::now();
+  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+  double b = other_processes_cpu();
+  double dt = std::chrono::duration<double>(clock_type::now() - t0).count();
+  return std::isfinite(a) && std::isfinite(b) && dt > 0 ? std::max(0.0, b - a) / dt : -1;
+}
+
+pinning make_pinning(const options& o, std::vector<std::string>& warnings) {
+  pinning p;
+  if (::sched_getaffinity(0, sizeof p.all, &p.all) != 0) CPU_ZERO(&p.all);
+  if (!o.pin) return p;
+  std::vector<int> cpus;
+  for (int c = 0; c < CPU_SETSIZE; ++c)
+    if (CPU_ISSET(c, &p.all)) cpus.push_back(c);
+  if (cpus.size() < 2) {
+    warnings.push_back("--pin needs at least 2 usable CPUs: not pinned");
+    return p;
+  }
+  CPU_ZERO(&p.server);
+  CPU_ZERO(&p.client);
+  size_t half = (cpus.size() + 1) / 2;
+  std::string s, c;
+  for (size_t i = 0; i < cpus.size(); ++i) {
+    auto& list = i < half ? s : c;
+    CPU_SET(cpus[i], i < half ? &p.server : &p.client);
+    list += (list.empty() ? "" : ",") + std::to_string(cpus[i]);
+  }
+  p.on = true;
+  p.describe = "server on CPU " + s + ", clients on CPU " + c;
+  return p;
+}
+
+// Ends the process if the benchmark runs far past its estimate (a hang somewhere).
+class watchdog {
+ public:
+  explicit watchdog(double seconds)
+      : thread_([this, seconds] {
+          std::unique_lock lock(mu_);
+          auto deadline = clock_type::now() + std::chrono::duration_cast<clock_type::duration>(
+                                                  std::chrono::duration<double>(seconds));
+          if (!cv_.wait_until(lock, deadline, [&] { return done_; })) {
+            std::fprintf(stderr, "\nopenwws-bench: still running %.0f s after the start (twice the estimate); "
+                                 "something hangs: giving up\n", seconds);
+            std::_Exit(3);
+          }
+        }) {}
+  ~watchdog() {
+    {
+      std::lock_guard lock(mu_);
+      done_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  std::thread thread_;  // last: starts once the members above exist
+};
+
+// ---- progress -------------------------------------------------------------------------
+
+class progress {
+ public:
+  progress() : tty_(::isatty(2) == 1), start_(clock_type::now()) {}
+  // One line, rewritten in place on a terminal. Elsewhere (a log) each call that is
+  // not transient prints a line of its own, and transient ones print nothing.
+  void show(const std::string& text, double fraction_done, bool transient = false) {
+    double elapsed = std::chrono::duration<double>(clock_type::now() - start_).count();
+    std::string eta;
+    if (fraction_done > 0.02) eta = format("  ~%.0f s left", elapsed / fraction_done - elapsed);
+    if (tty_) {
+      std::fprintf(stderr, "\r\033[K[%3.0f%%] %s%s", 100 * fraction_done, text.c_str(), eta.c_str());
+    } else if (!transient) {
+      std::fprintf(stderr, "[%3.0f%%] %s\n", 100 * fraction_done, text.c_str());
+    }
+    std::fflush(stderr);
+  }
+  void note(const std::string& text) {
+    if (tty_) std::fprintf(stderr, "\r\033[K");
+    std::fprintf(stderr, "%s\n", text.c_str());
+  }
+  void end() {
+    if (tty_) std::fprintf(stderr, "\r\033[K");
+    std::fflush(stderr);
+  }
+
+ private:
+  bool tty_;
+  clock_type::time_point start_;
+};
+
+// ---- throughput: plan, runs, statistics -------------------------------------------------
+
+struct planned {
+  config c;
+  int rep = 0;
+  bool reference = false;  // a raw accept4 run that others are compared with
+};
+
+bool same(const config& a, const config& b) {
+  return a.backend == b.backend && a.m == b.m && a.create_per_accept == b.create_per_accept;
+}
+
+const config accept4_config{"raw", mode::raw_accept4, false};
+
+std::vector<config> all_configs(const std::vector<std::string>& backends, bool have_uring) {
+  std::vector<config> v{accept4_config, {"raw", mode::raw_epoll, false}};
+  if (have_uring) v.push_back({"raw", mode::raw_io_uring, false});
+  for (auto& b : backends)
+    for (mode m : {mode::sync_one, mode::sync_many, mode::async_short, mode::async_long})
+      for (bool create : {false, true}) v.push_back({b, m, create});
+  return v;
+}
+
+template <typename T>
+void rotate_by(std::vector<T>& v, int r) {
+  if (!v.empty()) std::rotate(v.begin(), v.begin() + (static_cast<size_t>(r) % v.size()), v.end());
+}
+
+std::vector<planned> make_plan(const std::vector<std::string>& backends, bool have_uring, int reps) {
+  std::vector<planned> plan;
+  for (int r = 0; r < reps; ++r) {
+    std::vector<std::vector<config>> groups;
+    std::vector<config> raw{{"raw", mode::raw_epoll, false}};
+    if (have_uring) raw.push_back({"raw", mode::raw_io_uring, false});
+    groups.push_back(raw);
+    for (auto& b : backends)
+      for (bool create : {false, true}) {
+        std::vector<config> g;
+        for (mode m : {mode::sync_one, mode::sync_many, mode::async_short, mode::async_long}) g.push_back({b, m, create});
+        groups.push_back(g);
+      }
+    rotate_by(groups, r);
+    for (auto& g : groups) {
+      rotate_by(g, r);
+      plan.push_back({accept4_config, r, true});
+      for (auto& c : g) plan.push_back({c, r, false});
+    }
+  }
+  plan.push_back({accept4_config, reps - 1, true});
+  return plan;
+}
+
+struct row {
+  config c;
+  std::vector<double> rates, ratios, cpu_us, cpu_ratios, p50s, p99s, sync_fractions, other_cpu;
+  std::uint64_t overflows = 0, drops = 0, connect_errors = 0;
+  int connect_errno = 0;
+  int failed_runs = 0;
+};
+
+double min_of(const std::vector<double>& v) {
+  double m = NAN;
+  for (double x : v)
+    if (std::isfinite(x) && !(x >= m)) m = x;
+  return m;
+}
+
+double max_of(const std::vector<double>& v) {
+  double m = NAN;
+  for (double x : v)
+    if (std::isfinite(x) && !(x <= m)) m = x;
+  return m;
+}
+
+// Median absolute deviation.
 double mad(const std::vector<double>& v) {
   double m = median(v);
   std::vector<double> d;
   for (double x : v) d.push_back(std::fabs(x - m));
   return median(d);
 }
+
+// ---- cancel latency -----------------------------------------------------------------
+
+struct cancel_kind {
+  std::string backend;  // "raw" for the mechanisms
+  std::string operation;
+  cancel_how how = cancel_how::sync;
+  bool close = false;
+  int raw = 0;  // raw kinds: 1 eventfd wake, 2 io_uring cancel
+};
+
+struct cancel_row {
+  cancel_kind k;
+  size_t place = 0;  // index into the placements
+  std::vector<double> us;
+  int unsettled = 0;
+  std::string error;
+};
+
+std::string reference_for(const std::string& backend) {
+  return backend == "io_uring" ? "io_uring cancel" : "eventfd wake";
+}
+
+std::vector<cancel_kind> cancel_kinds(const std::vector<std::string>& backends) {
+  std::vector<cancel_kind> v{{"raw", "eventfd wake", cancel_how::sync, false, 1},
+                             {"raw", "io_uring cancel", cancel_how::sync, false, 2}};
+  for (auto& b : backends)
+    for (auto [how, name] : {std::pair{cancel_how::sync, "sync"}, std::pair{cancel_how::async_short, "async-short"},
+                             std::pair{cancel_how::async_long, "async-long"}})
+      for (bool close : {false, true})
+        v.push_back({b, std::string(name) + (close ? " WsCloseListener" : " WsAbortListener"), how, close, 0});
+  return v;
+}
+
+// One CPU for everything; and, given two CPUs, the canceller on one and the waiters on
+// another.
+std::vector<placement> make_placements(const pinning& pin, std::vector<std::string>& warnings) {
+  std::vector<int> cpus;
+  for (int c = 0; c < CPU_SETSIZE; ++c)
+    if (CPU_ISSET(c, &pin.all)) cpus.push_back(c);
+  std::vector<placement> v;
+  if (cpus.empty()) return v;
+  placement one;
+  one.name = "one CPU";
+  one.all = pin.all;
+  CPU_SET(cpus[0], &one.waiters);
+  CPU_SET(cpus[0], &one.canceller);
+  v.push_back(one);
+  if (cpus.size() < 2) {
+    warnings.push_back("one usable CPU: cancel latency across two CPUs is not measured");
+    return v;
+  }
+  placement two;
+  two.name = "two CPUs";
+  two.all = pin.all;
+  CPU_SET(cpus[1], &two.waiters);
+  CPU_SET(cpus[0], &two.canceller);
+  v.push_back(two);
+  return v;
+}
+
+// ---- output helpers -----------------------------------------------------------------
+
+std::string num(double x, const char* fmt = "%.0f") { return std::isfinite(x) ? format(fmt, x) : "-"; }
 
 std::string json_escape(const std::string& s) {
   std::string out;
@@ -812,107 +466,23 @@ std::string json_escape(const std::string& s) {
   return out;
 }
 
-std::string json_number(double x) { return std::isfinite(x) ? format("%.4f", x) : "null"; }
+std::string jnum(double x) { return std::isfinite(x) ? format("%.4f", x) : "null"; }
 
-std::string json_array(const std::vector<double>& v) {
+std::string jarray(const std::vector<double>& v) {
   std::string s = "[";
-  for (size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + json_number(v[i]);
+  for (size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + jnum(v[i]);
   return s + "]";
 }
 
-// Runs one backend's child and collects its lines. false when the child failed.
-bool run_child(const char* self, const options& o, const std::string& backend,
-               std::map<std::string, std::map<int, run_result>>& runs, std::vector<std::string>& errors) {
-  int pipefd[2];
-  if (::pipe2(pipefd, O_CLOEXEC) != 0) {
-    errors.push_back(format("pipe: %s", std::strerror(errno)));
-    return false;
-  }
-  std::string seconds = format("%.6g", o.seconds), reps = std::to_string(o.reps),
-              clients = std::to_string(o.clients);
-  std::vector<const char*> args = {self,        "--child", "--backend", backend.c_str(), "--seconds",
-                                   seconds.c_str(), "--reps",  reps.c_str(), "--clients", clients.c_str(),
-                                   nullptr};
-  std::fflush(stdout);
-  std::fflush(stderr);
-  pid_t pid = ::fork();
-  if (pid < 0) {
-    errors.push_back(format("fork: %s", std::strerror(errno)));
-    return false;
-  }
-  if (pid == 0) {
-    ::dup2(pipefd[1], 1);
-    ::execv("/proc/self/exe", const_cast<char* const*>(args.data()));
-    ::execv(self, const_cast<char* const*>(args.data()));
-    std::fprintf(stderr, "openwws-bench: cannot run itself (%s): %s\n", self, std::strerror(errno));
-    std::_Exit(127);
-  }
-  ::close(pipefd[1]);
-  // Budget: every run plus up to 15 s of start and stop, plus 30 s.
-  double budget = o.reps * mode_count * (o.seconds + warmup_seconds(o) + 15) + 30;
-  auto deadline = clock_type::now() + std::chrono::duration_cast<clock_type::duration>(
-                                          std::chrono::duration<double>(budget));
-  std::string buf;
-  bool killed = false;
-  for (;;) {
-    auto left = std::chrono::duration_cast<milliseconds>(deadline - clock_type::now()).count();
-    if (left <= 0) {
-      ::kill(pid, SIGKILL);
-      killed = true;
-      break;
-    }
-    pollfd p{pipefd[0], POLLIN, 0};
-    int rc = ::poll(&p, 1, static_cast<int>(std::min<long long>(left, 1000)));
-    if (rc < 0 && errno != EINTR) break;
-    if (rc <= 0) continue;
-    char chunk[4096];
-    ssize_t n = ::read(pipefd[0], chunk, sizeof chunk);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    buf.append(chunk, static_cast<size_t>(n));
-  }
-  ::close(pipefd[0]);
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-
-  std::istringstream lines(buf);
-  for (std::string line; std::getline(lines, line);) {
-    std::istringstream in(line);
-    std::string tag, be, mode;
-    int rep = 0;
-    in >> tag >> be >> mode >> rep;
-    if (tag == "R") {
-      run_result r;
-      unsigned long long errs = 0;
-      long long accepts = 0;
-      in >> r.rate >> accepts >> r.elapsed >> r.sync_fraction >> errs >> r.connect_errno;
-      r.accepts = accepts;
-      r.connect_errors = errs;
-      runs[mode][rep] = r;
-    } else if (tag == "E") {
-      std::string text;
-      std::getline(in, text);
-      errors.push_back(format("%s %s rep %d:%s", be.c_str(), mode.c_str(), rep, text.c_str()));
-    }
-  }
-  if (killed) {
-    errors.push_back(format("%s: the child ran past its %.0f s budget and was killed", backend.c_str(), budget));
-    return false;
-  }
-  if (WIFSIGNALED(status)) {
-    errors.push_back(format("%s: the child died of signal %d", backend.c_str(), WTERMSIG(status)));
-    return false;
-  }
-  if (WIFEXITED(status) && WEXITSTATUS(status) != 0) {
-    if (WEXITSTATUS(status) != 1)  // 1: its errors are already in the list
-      errors.push_back(format("%s: the child exited with status %d", backend.c_str(), WEXITSTATUS(status)));
-    return false;
-  }
-  return true;
+std::string jstrings(const std::vector<std::string>& v) {
+  std::string s = "[";
+  for (size_t i = 0; i < v.size(); ++i) s += (i ? ", \"" : "\"") + json_escape(v[i]) + "\"";
+  return s + "]";
 }
 
-int parent_main(const char* self, const options& o) {
+// ---- main -----------------------------------------------------------------------------
+
+int run(const options& o) {
   std::vector<std::string> backends;
   auto avail = openwws::platform::available_backends();
   auto compiled = openwws::platform::compiled_backends();
@@ -936,8 +506,13 @@ int parent_main(const char* self, const options& o) {
     std::fprintf(stderr, "openwws-bench: no I/O backend is available on this machine\n");
     return 1;
   }
+  std::string uring_why;
+  bool have_uring = raw_io_uring_available(uring_why);
 
+  std::vector<std::string> warnings, errors;
   machine_info m = read_machine();
+  m.busy_before = sample_other_load(o.quick ? 0.3 : 1.0);
+  pinning pin = make_pinning(o, warnings);
   std::string backend_list;
   for (auto& b : backends) backend_list += (backend_list.empty() ? "" : ", ") + b;
 #ifdef NDEBUG
@@ -945,106 +520,393 @@ int parent_main(const char* self, const options& o) {
 #else
   const char* build = "debug (assertions on: figures are not representative)";
 #endif
-  std::printf("openwws-bench %s: accepts/s on 127.0.0.1, WsAcceptChannel next to a raw accept4 loop\n",
+  std::printf("openwws-bench %s: accepts/s on 127.0.0.1 through WsAcceptChannel, next to raw syscall loops\n",
               OPENWWS_VERSION);
-  std::printf("machine: %ld CPUs (%d usable), %s, %s\n", m.nproc, m.affinity, m.cpu.c_str(), m.kernel.c_str());
+  std::printf("machine: %s\n", machine_line(m).c_str());
   std::printf("build:   %s, compiler %s\n", build, __VERSION__);
-  std::printf("run:     backends %s; %d client threads (connect, RST close); %d reps x %d modes x %.2f s "
-              "(+%.2f s warm-up each)\n\n",
-              backend_list.c_str(), o.clients, o.reps, mode_count, o.seconds, warmup_seconds(o));
+  std::printf("load:    1-min load average %.2f; other processes used %.0f%% of a CPU just before the start\n",
+              m.load1, 100 * std::max(0.0, m.busy_before));
+  if (o.throughput)
+    std::printf("run:     backends %s; %d client threads (blocking connect, RST close); %d reps of %.2f s runs "
+                "(+%.2f s warm-up); %s\n",
+                backend_list.c_str(), o.clients, o.reps, o.seconds, warmup_seconds(o),
+                pin.on ? pin.describe.c_str() : "not pinned");
+  if (o.cancel) std::printf("cancel:  %d tries per kind\n", o.cancel_tries);
+  if (!have_uring) warnings.push_back("raw io_uring baselines skipped: " + uring_why);
+  // The load average lags by minutes and counts an earlier benchmark too; what other
+  // processes use right now decides. A high average alone is only mentioned.
+  if (m.busy_before > 0.1) {
+    std::string w = format("the machine is busy (other processes at %.0f%% of a CPU, 1-min load average %.2f): "
+                           "figures will be noisy; close other work and run again",
+                           100 * m.busy_before, m.load1);
+    warnings.push_back(w);
+    std::fprintf(stderr, "openwws-bench: warning: %s\n", w.c_str());
+  } else if (m.load1 > 0.5) {
+    std::printf("note:    the load average is above 0.5 but nothing else runs now (an earlier run?)\n");
+  }
+  std::printf("\n");
   std::fflush(stdout);
-  if (m.load1 > 0.5)
-    std::fprintf(stderr, "openwws-bench: warning: the 1-minute load average is %.2f (> 0.5); figures will be noisy\n",
-                 m.load1);
 
-  std::vector<std::string> errors;
-  std::map<std::string, std::map<std::string, std::map<int, run_result>>> all;  // backend, mode, rep
-  bool ok = true;
-  for (auto& b : backends) {
-    std::fprintf(stderr, "openwws-bench: backend %s ...\n", b.c_str());
-    ok = run_child(self, o, b, all[b], errors) && ok;
+  std::vector<planned> plan;
+  if (o.throughput) plan = make_plan(backends, have_uring, o.reps);
+  auto kinds = cancel_kinds(backends);
+  auto places = make_placements(pin, warnings);
+  int blocks = std::min(o.cancel_tries, 5);
+  double run_cost = o.seconds + warmup_seconds(o) + 0.08;
+  double cancel_kinds_total = static_cast<double>(kinds.size() * places.size());
+  double estimate = static_cast<double>(plan.size()) * run_cost +
+                    (o.cancel ? cancel_kinds_total * o.cancel_tries * 0.002 + blocks * 0.5 : 0);
+  watchdog dog(2 * estimate + 120);
+  progress prog;
+  double total_work = estimate > 0 ? estimate : 1;
+  double work_done = 0;
+
+  // ---- throughput ----
+  std::vector<run_result> results(plan.size());
+  for (size_t i = 0; i < plan.size(); ++i) {
+    const planned& p = plan[i];
+    prog.show(format("rep %d/%d  %s", p.rep + 1, o.reps, label(p.c, o).c_str()), work_done / total_work, true);
+    results[i] = measure(p.c, o, pin);
+    work_done += run_cost;
+    const run_result& r = results[i];
+    std::string line = format("rep %d/%d  %-32s %8.0f accepts/s  %6.2f us CPU/accept", p.rep + 1, o.reps,
+                              label(p.c, o).c_str(), r.rate, r.cpu_us_per_accept);
+    if (r.listen_overflows || r.listen_drops)
+      prog.note(format("openwws-bench: warning: %s, rep %d: TcpExt ListenOverflows +%llu, ListenDrops +%llu during "
+                       "the run", label(p.c, o).c_str(), p.rep + 1,
+                       static_cast<unsigned long long>(r.listen_overflows),
+                       static_cast<unsigned long long>(r.listen_drops)));
+    if (!r.error.empty()) {
+      errors.push_back(format("%s rep %d: %s", label(p.c, o).c_str(), p.rep + 1, r.error.c_str()));
+      prog.note("openwws-bench: error: " + errors.back());
+    }
+    prog.show(line, work_done / total_work);
   }
 
-  // Statistics per backend and mode; ratios pair each run with raw-accept4 of its rep.
-  struct row {
-    std::string backend, mode;
-    series s;
-  };
   std::vector<row> rows;
-  for (auto& b : backends) {
-    auto& by_mode = all[b];
-    for (int mode = 0; mode < mode_count; ++mode) {
-      row r{b, mode_names[mode], {}};
-      for (auto& [rep, res] : by_mode[mode_names[mode]]) {
-        r.s.rates.push_back(res.rate);
-        r.s.connect_errors += res.connect_errors;
-        if (res.connect_errors) r.s.connect_errno = res.connect_errno;
-        if (res.sync_fraction >= 0) r.s.sync_fractions.push_back(res.sync_fraction);
-        auto raw = by_mode["raw-accept4"].find(rep);
-        if (raw != by_mode["raw-accept4"].end() && raw->second.rate > 0)
-          r.s.ratios.push_back(res.rate / raw->second.rate);
+  if (o.throughput) {
+    for (auto& c : all_configs(backends, have_uring)) {
+      rows.emplace_back();
+      rows.back().c = c;
+    }
+    // Every run against the mean of the raw accept4 runs on either side of it.
+    auto ref_at = [&](size_t i, int dir) -> const run_result* {
+      for (long j = static_cast<long>(i) + dir; j >= 0 && j < static_cast<long>(plan.size()); j += dir)
+        if (plan[static_cast<size_t>(j)].reference) {
+          const run_result& r = results[static_cast<size_t>(j)];
+          return r.error.empty() && r.accepts > 0 ? &r : nullptr;
+        }
+      return nullptr;
+    };
+    for (size_t i = 0; i < plan.size(); ++i) {
+      auto it = std::find_if(rows.begin(), rows.end(), [&](const row& w) { return same(w.c, plan[i].c); });
+      if (it == rows.end()) continue;
+      const run_result& r = results[i];
+      if (!r.error.empty() || r.accepts <= 0) {
+        ++it->failed_runs;
+        continue;
       }
-      rows.push_back(std::move(r));
+      it->rates.push_back(r.rate);
+      it->cpu_us.push_back(r.cpu_us_per_accept);
+      it->p50s.push_back(r.connect_p50_us);
+      it->p99s.push_back(r.connect_p99_us);
+      it->other_cpu.push_back(r.other_cpu);
+      it->overflows += r.listen_overflows;
+      it->drops += r.listen_drops;
+      it->connect_errors += r.connect_errors;
+      if (r.connect_errors) it->connect_errno = r.connect_errno;
+      if (r.sync_fraction >= 0) it->sync_fractions.push_back(r.sync_fraction);
+      if (plan[i].reference) {
+        it->ratios.push_back(1.0);
+        it->cpu_ratios.push_back(1.0);
+        continue;
+      }
+      const run_result* a = ref_at(i, -1);
+      const run_result* b = ref_at(i, +1);
+      double rate = 0, cpu = 0;
+      int n = 0;
+      for (auto* x : {a, b})
+        if (x) {
+          rate += x->rate;
+          cpu += x->cpu_us_per_accept;
+          ++n;
+        }
+      if (n) {
+        it->ratios.push_back(r.rate / (rate / n));
+        it->cpu_ratios.push_back(r.cpu_us_per_accept / (cpu / n));
+      }
     }
   }
 
-  std::printf("%-8s %-12s %12s %12s %12s %10s %8s\n", "backend", "mode", "accepts/s", "min", "max", "MAD",
-              "vs raw");
-  for (auto& r : rows) {
-    if (r.s.rates.empty()) {
-      std::printf("%-8s %-12s %12s\n", r.backend.c_str(), r.mode.c_str(), "(no result)");
-      continue;
+  // ---- cancel latency ----
+  std::vector<cancel_row> crows;
+  if (o.cancel) {
+    for (size_t pl = 0; pl < places.size(); ++pl)
+      for (auto& k : kinds) crows.push_back({k, pl, {}, 0, ""});
+    for (int blk = 0; blk < blocks; ++blk) {
+      int n = o.cancel_tries / blocks + (blk < o.cancel_tries % blocks ? 1 : 0);
+      std::vector<size_t> order(crows.size());
+      for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+      rotate_by(order, blk);
+      for (size_t idx : order) {
+        cancel_row& cr = crows[idx];
+        if (!cr.error.empty()) continue;  // failed before: no more tries
+        const placement& pl = places[cr.place];
+        prog.show(format("cancel latency, block %d/%d  %s %s (%s)", blk + 1, blocks, cr.k.backend.c_str(),
+                         cr.k.operation.c_str(), pl.name.c_str()),
+                  work_done / total_work, idx != order.front());
+        double budget = 60.0 / blocks;
+        cancel_result res = cr.k.raw == 1   ? raw_eventfd_latency(n, budget, pl)
+                            : cr.k.raw == 2 ? raw_io_uring_cancel_latency(n, budget, pl)
+                                            : api_cancel_latency(cr.k.backend, cr.k.how, cr.k.close, n, budget, pl);
+        work_done += n * 0.002 + 0.5 / static_cast<double>(crows.size());
+        cr.us.insert(cr.us.end(), res.us.begin(), res.us.end());
+        cr.unsettled += res.unsettled;
+        if (!res.error.empty()) {
+          cr.error = res.error;
+          if (cr.k.raw != 2 || have_uring) {
+            errors.push_back(format("cancel %s %s (%s): %s", cr.k.backend.c_str(), cr.k.operation.c_str(),
+                                    pl.name.c_str(), res.error.c_str()));
+            prog.note("openwws-bench: error: " + errors.back());
+          }
+        }
+      }
     }
-    auto [lo, hi] = std::minmax_element(r.s.rates.begin(), r.s.rates.end());
-    double ratio = median(r.s.ratios);
-    std::printf("%-8s %-12s %12.0f %12.0f %12.0f %10.0f %8s\n", r.backend.c_str(), r.mode.c_str(),
-                median(r.s.rates), *lo, *hi, mad(r.s.rates),
-                std::isfinite(ratio) ? format("%.2f", ratio).c_str() : "-");
   }
-  std::printf("\naccepts/s: median over %d runs of %.2f s; MAD: median absolute deviation; vs raw: median of the\n"
-              "per-repetition ratios to raw-accept4 (1.00 = as fast as a bare accept4 loop).\n",
-              o.reps, o.seconds);
-  for (auto& r : rows) {
-    if (!r.s.sync_fractions.empty())
-      std::printf("note: %s %s: %.0f%% of accepts completed synchronously (no callback)\n", r.backend.c_str(),
-                  r.mode.c_str(), 100 * median(r.s.sync_fractions));
-    if (r.s.connect_errors)
-      std::printf("note: %s %s: %llu client connects failed (last: %s); the load generator retried\n",
-                  r.backend.c_str(), r.mode.c_str(), static_cast<unsigned long long>(r.s.connect_errors),
-                  std::strerror(r.s.connect_errno));
+  prog.end();
+
+  // ---- the throughput table ----
+  auto find_row = [&](const config& c) -> const row* {
+    for (auto& r : rows)
+      if (same(r.c, c)) return &r;
+    return nullptr;
+  };
+  if (o.throughput) {
+    std::printf("%-8s %-18s %-7s %9s %9s %9s  %-16s %7s %6s  %s\n", "backend", "mode", "channel", "accepts/s", "min",
+                "max", "vs accept4", "us CPU", "vs a4", "connect p50/p99 us");
+    for (auto& r : rows) {
+      std::string head = format("%-8s %-18s %-7s", r.c.backend.c_str(), mode_name(r.c.m, o).c_str(),
+                                channel_name(r.c).c_str());
+      if (r.rates.empty()) {
+        std::printf("%s %9s  (%s)\n", head.c_str(), "-",
+                    r.c.m == mode::raw_io_uring && !have_uring ? uring_why.c_str() : "every run failed");
+        continue;
+      }
+      std::string ratio = r.c.m == mode::raw_accept4
+                              ? std::string("1.00")
+                              : format("%s (%s-%s)", num(median(r.ratios), "%.2f").c_str(),
+                                       num(min_of(r.ratios), "%.2f").c_str(), num(max_of(r.ratios), "%.2f").c_str());
+      std::printf("%s %9.0f %9.0f %9.0f  %-16s %7s %6s  %s / %s\n", head.c_str(), median(r.rates), min_of(r.rates),
+                  max_of(r.rates), ratio.c_str(), num(median(r.cpu_us), "%.2f").c_str(),
+                  num(median(r.cpu_ratios), "%.2f").c_str(), num(median(r.p50s), "%.0f").c_str(),
+                  num(median(r.p99s), "%.0f").c_str());
+    }
+    const row* a4 = find_row(accept4_config);
+    std::printf("\naccepts/s: median (min, max) over %d reps of %.2f s; accept4 ran before each group of at most four\n"
+                "runs (%zu runs). vs accept4: median (min-max) over reps of each run's ratio to the mean of the accept4\n"
+                "runs either side of it. us CPU: server CPU per accept (every thread but the load generator's: the\n"
+                "library's I/O threads count), median; vs a4: its ratio, paired the same way. connect: the clients'\n"
+                "blocking connect() time, median over reps of each run's p50 and p99.\n",
+                o.reps, o.seconds, a4 ? a4->rates.size() : 0);
+    for (auto& r : rows) {
+      if (r.overflows || r.drops)
+        warnings.push_back(format("%s: TcpExt ListenOverflows grew by %llu and ListenDrops by %llu during its runs "
+                                  "(system-wide counters: other programs' sockets count too)",
+                                  label(r.c, o).c_str(), static_cast<unsigned long long>(r.overflows),
+                                  static_cast<unsigned long long>(r.drops)));
+      if (!r.sync_fractions.empty())
+        std::printf("note: %s: %.0f%% of accepts completed synchronously (no callback)\n", label(r.c, o).c_str(),
+                    100 * median(r.sync_fractions));
+      if (r.connect_errors)
+        std::printf("note: %s: %llu client connects failed (last: %s); the load generator retried\n",
+                    label(r.c, o).c_str(), static_cast<unsigned long long>(r.connect_errors),
+                    r.connect_errno == EINPROGRESS ? "no answer within 250 ms" : std::strerror(r.connect_errno));
+    }
+    std::vector<double> other;
+    for (auto& r : rows) other.insert(other.end(), r.other_cpu.begin(), r.other_cpu.end());
+    double other_med = median(other), other_max = max_of(other);
+    if (std::isfinite(other_med)) {
+      auto disturbed = std::count_if(other.begin(), other.end(), [](double x) { return x > 0.1; });
+      std::printf("other processes during the runs: %.0f%% of a CPU (median), %.0f%% (max); %zu of %zu runs had "
+                  "them above 10%%\n",
+                  100 * other_med, 100 * other_max, static_cast<size_t>(disturbed), other.size());
+      if (other_med > 0.1)
+        warnings.push_back(format("other processes used %.0f%% of a CPU during the runs (median): figures are noisy",
+                                  100 * other_med));
+    }
   }
+
+  // ---- the cancel table ----
+  auto find_crow = [&](const std::string& backend, const std::string& op, size_t place) -> const cancel_row* {
+    for (auto& c : crows)
+      if (c.k.backend == backend && c.k.operation == op && c.place == place) return &c;
+    return nullptr;
+  };
+  // The row's p50 (or p99) over its raw mechanism's, same placement; NAN if either is missing.
+  auto ratio_to_raw = [&](const cancel_row& c, double p) -> double {
+    if (c.k.raw || c.us.empty()) return NAN;
+    const cancel_row* ref = find_crow("raw", reference_for(c.k.backend), c.place);
+    if (!ref || ref->us.empty()) return NAN;
+    return percentile(c.us, p) / percentile(ref->us, p);
+  };
+  if (o.cancel && !places.empty()) {
+    std::string over = format("%-8s %-28s %6s", "", "", "");
+    std::string head = format("%-8s %-28s %6s", "backend", "cancel of a pending accept", "tries");
+    for (auto& pl : places) {
+      over += format("  %-26s", ("-- " + pl.name + " --").c_str());
+      head += format("  %8s %8s %8s", "p50 us", "p99 us", "x raw");
+    }
+    std::printf("\n%s\n%s\n", over.c_str(), head.c_str());
+    for (auto& c : crows) {
+      if (c.place != 0) continue;
+      std::string line = format("%-8s %-28s %6zu", c.k.backend.c_str(), c.k.operation.c_str(), c.us.size());
+      for (size_t pl = 0; pl < places.size(); ++pl) {
+        const cancel_row* r = find_crow(c.k.backend, c.k.operation, pl);
+        if (!r || r->us.empty()) {
+          line += format("  %8s %8s %8s", "-", "-", "");
+          continue;
+        }
+        line += format("  %8.1f %8.1f %8s", median(r->us), percentile(r->us, 99),
+                       num(ratio_to_raw(*r, 50), "%.2f").c_str());
+      }
+      std::printf("%s\n", line.c_str());
+    }
+    int unsettled = 0;
+    for (auto& c : crows) unsettled += c.unsettled;
+    std::printf("\ncancel: from the call (or the raw wake) to the accept's end as its waiter sees it: a synchronous\n"
+                "WsAcceptChannel returning, or the callback running. %d tries per kind and placement, in %d interleaved\n"
+                "blocks; each try starts once every other thread of the process sleeps. one CPU: every thread on one\n"
+                "CPU; two CPUs: the cancelling thread on one, the waiters and the library's threads on another.\n"
+                "x raw: p50 over the p50 of the raw mechanism in the same placement (io_uring rows: io_uring cancel;\n"
+                "others: eventfd wake).\n",
+                o.cancel_tries, blocks);
+    for (auto& c : crows)
+      if (!c.error.empty() && !(c.k.raw == 2 && !have_uring))
+        std::printf("note: %s %s (%s): %s\n", c.k.backend.c_str(), c.k.operation.c_str(),
+                    places[c.place].name.c_str(), c.error.c_str());
+    if (unsettled)
+      std::printf("note: %d tries began before every thread was seen asleep (within 200 ms)\n", unsettled);
+  }
+
+  // ---- targets ----
+  std::vector<std::string> target_lines;
+  std::string tj;  // JSON
+  if (o.throughput) {
+    const row* worst_rate = nullptr;
+    const row* worst_cpu = nullptr;
+    int n = 0, miss_rate = 0, miss_cpu = 0;
+    for (auto& r : rows) {
+      if (is_raw(r.c.m) || r.ratios.empty()) continue;
+      ++n;
+      double q = median(r.ratios), c = median(r.cpu_ratios);
+      if (q < 0.95) ++miss_rate;
+      if (c > 1.15) ++miss_cpu;
+      if (!worst_rate || q < median(worst_rate->ratios)) worst_rate = &r;
+      if (!worst_cpu || c > median(worst_cpu->cpu_ratios)) worst_cpu = &r;
+    }
+    if (worst_rate) {
+      target_lines.push_back(format("throughput >= 0.95x accept4, every API mode on every backend: %s (%d of %d rows "
+                                    "below; lowest %s %.2f)",
+                                    miss_rate ? "MISSED" : "met", miss_rate, n, label(worst_rate->c, o).c_str(),
+                                    median(worst_rate->ratios)));
+      target_lines.push_back(format("server CPU per accept <= 1.15x accept4: %s (%d of %d rows above; highest %s "
+                                    "%.2f)",
+                                    miss_cpu ? "MISSED" : "met", miss_cpu, n, label(worst_cpu->c, o).c_str(),
+                                    median(worst_cpu->cpu_ratios)));
+      tj += format("\"throughput_ratio_min\": %s, \"throughput_met\": %s, \"cpu_ratio_max\": %s, \"cpu_met\": %s",
+                   jnum(median(worst_rate->ratios)).c_str(), miss_rate ? "false" : "true",
+                   jnum(median(worst_cpu->cpu_ratios)).c_str(), miss_cpu ? "false" : "true");
+    }
+  }
+  if (o.cancel) {
+    for (size_t pl = 0; pl < places.size(); ++pl) {
+      const cancel_row* worst = nullptr;
+      double worst_q = NAN;
+      int n = 0, miss = 0;
+      for (auto& c : crows) {
+        double q = c.place == pl ? ratio_to_raw(c, 50) : NAN;
+        if (!std::isfinite(q)) continue;
+        ++n;
+        if (q > 2.0) ++miss;
+        if (!worst || q > worst_q) {
+          worst = &c;
+          worst_q = q;
+        }
+      }
+      if (!worst) continue;
+      target_lines.push_back(format("abort/close ends a pending accept within 2x the raw mechanism (p50, %s): %s "
+                                    "(%d of %d kinds above; highest %s %s %.2f)",
+                                    places[pl].name.c_str(), miss ? "MISSED" : "met", miss, n,
+                                    worst->k.backend.c_str(), worst->k.operation.c_str(), worst_q));
+      std::string key = pl == 0 ? "one_cpu" : "two_cpus";
+      tj += format("%s\"cancel_ratio_max_%s\": %s, \"cancel_met_%s\": %s", tj.empty() ? "" : ", ", key.c_str(),
+                   jnum(worst_q).c_str(), key.c_str(), miss ? "false" : "true");
+    }
+  }
+  if (!target_lines.empty()) {
+    std::printf("\ntargets, read from this run:\n");
+    for (auto& t : target_lines) std::printf("  %s\n", t.c_str());
+  }
+  for (auto& w : warnings) std::printf("warning: %s\n", w.c_str());
   for (auto& e : errors) std::printf("error: %s\n", e.c_str());
 
+  // ---- JSON ----
+  bool ok = true;
   if (!o.json_path.empty()) {
     std::string j = "{\n";
-    j += format("  \"tool\": \"openwws-bench\",\n  \"version\": \"%s\",\n  \"unit\": \"accepts/s\",\n",
-                OPENWWS_VERSION);
-    j += format("  \"machine\": {\"nproc\": %ld, \"usable_cpus\": %d, \"cpu\": \"%s\", \"kernel\": \"%s\", "
-                "\"loadavg_1min\": %s},\n",
-                m.nproc, m.affinity, json_escape(m.cpu).c_str(), json_escape(m.kernel).c_str(),
-                json_number(m.load1).c_str());
+    j += format("  \"tool\": \"openwws-bench\",\n  \"version\": \"%s\",\n", OPENWWS_VERSION);
+    j += format("  \"machine\": {\"nproc\": %ld, \"usable_cpus\": %d, \"cpu\": \"%s\", \"virtual_machine\": %s, "
+                "\"memory_gib\": %s, \"kernel\": \"%s\", \"loadavg_1min\": %s, \"other_cpu_before\": %s, "
+                "\"line\": \"%s\"},\n",
+                m.nproc, m.usable, json_escape(m.cpu).c_str(), m.virtual_machine ? "true" : "false",
+                jnum(m.mem_gib).c_str(), json_escape(m.kernel).c_str(), jnum(m.load1).c_str(),
+                jnum(m.busy_before).c_str(), json_escape(machine_line(m)).c_str());
     j += format("  \"config\": {\"seconds\": %s, \"warmup_seconds\": %s, \"reps\": %d, \"clients\": %d, "
-                "\"build\": \"%s\"},\n",
-                json_number(o.seconds).c_str(), json_number(warmup_seconds(o)).c_str(), o.reps, o.clients,
-                json_escape(build).c_str());
-    j += "  \"results\": [\n";
+                "\"server_threads\": %d, \"cancel_tries\": %d, \"pinned\": %s, \"quick\": %s, \"build\": \"%s\", "
+                "\"backends\": %s},\n",
+                jnum(o.seconds).c_str(), jnum(warmup_seconds(o)).c_str(), o.reps, o.clients, o.server_threads,
+                o.cancel_tries, pin.on ? "true" : "false", o.quick ? "true" : "false", json_escape(build).c_str(),
+                jstrings(backends).c_str());
+    j += "  \"throughput\": [\n";
     for (size_t i = 0; i < rows.size(); ++i) {
       auto& r = rows[i];
-      double lo = r.s.rates.empty() ? NAN : *std::min_element(r.s.rates.begin(), r.s.rates.end());
-      double hi = r.s.rates.empty() ? NAN : *std::max_element(r.s.rates.begin(), r.s.rates.end());
-      j += format("    {\"backend\": \"%s\", \"mode\": \"%s\", \"median\": %s, \"min\": %s, \"max\": %s, "
-                  "\"mad\": %s, \"ratio_to_raw\": %s, ",
-                  json_escape(r.backend).c_str(), r.mode.c_str(), json_number(median(r.s.rates)).c_str(),
-                  json_number(lo).c_str(), json_number(hi).c_str(), json_number(mad(r.s.rates)).c_str(),
-                  json_number(median(r.s.ratios)).c_str());
-      j += "\"runs\": " + json_array(r.s.rates) + ", \"ratios\": " + json_array(r.s.ratios);
-      if (!r.s.sync_fractions.empty()) j += ", \"sync_fractions\": " + json_array(r.s.sync_fractions);
-      j += format(", \"connect_errors\": %llu}%s\n", static_cast<unsigned long long>(r.s.connect_errors),
-                  i + 1 < rows.size() ? "," : "");
+      j += format("    {\"backend\": \"%s\", \"mode\": \"%s\", \"channel\": \"%s\", \"accepts_per_s\": {\"median\": "
+                  "%s, \"min\": %s, \"max\": %s, \"mad\": %s}, \"ratio_to_accept4\": {\"median\": %s, \"min\": %s, \"max\": %s}, "
+                  "\"cpu_us_per_accept\": %s, \"cpu_ratio_to_accept4\": %s, \"connect_us\": {\"p50\": %s, \"p99\": "
+                  "%s}, ",
+                  json_escape(r.c.backend).c_str(), mode_name(r.c.m, o).c_str(), channel_name(r.c).c_str(),
+                  jnum(median(r.rates)).c_str(), jnum(min_of(r.rates)).c_str(), jnum(max_of(r.rates)).c_str(),
+                  jnum(mad(r.rates)).c_str(), jnum(median(r.ratios)).c_str(), jnum(min_of(r.ratios)).c_str(), jnum(max_of(r.ratios)).c_str(),
+                  jnum(median(r.cpu_us)).c_str(), jnum(median(r.cpu_ratios)).c_str(), jnum(median(r.p50s)).c_str(),
+                  jnum(median(r.p99s)).c_str());
+      j += "\"runs\": {\"accepts_per_s\": " + jarray(r.rates) + ", \"ratio_to_accept4\": " + jarray(r.ratios) +
+           ", \"cpu_us_per_accept\": " + jarray(r.cpu_us) + ", \"cpu_ratio_to_accept4\": " + jarray(r.cpu_ratios) +
+           ", \"connect_p50_us\": " + jarray(r.p50s) + ", \"connect_p99_us\": " + jarray(r.p99s) +
+           ", \"other_processes_cpu\": " + jarray(r.other_cpu) + "}";
+      if (!r.sync_fractions.empty()) j += ", \"sync_completed_fraction\": " + jnum(median(r.sync_fractions));
+      j += format(", \"listen_overflows\": %llu, \"listen_drops\": %llu, \"connect_errors\": %llu, \"failed_runs\": "
+                  "%d}%s\n",
+                  static_cast<unsigned long long>(r.overflows), static_cast<unsigned long long>(r.drops),
+                  static_cast<unsigned long long>(r.connect_errors), r.failed_runs, i + 1 < rows.size() ? "," : "");
     }
-    j += "  ],\n  \"errors\": [";
-    for (size_t i = 0; i < errors.size(); ++i) j += (i ? ", \"" : "\"") + json_escape(errors[i]) + "\"";
-    j += "]\n}\n";
+    j += "  ],\n  \"cancel\": [\n";
+    for (size_t i = 0; i < crows.size(); ++i) {
+      auto& c = crows[i];
+      std::string ref = c.k.raw ? "" : reference_for(c.k.backend);
+      j += format("    {\"backend\": \"%s\", \"operation\": \"%s\", \"placement\": \"%s\", \"tries\": %zu, "
+                  "\"p50_us\": %s, \"p99_us\": %s, \"max_us\": %s, \"compared_with\": %s, \"ratio_p50\": %s, "
+                  "\"ratio_p99\": %s, \"unsettled\": %d, \"error\": %s}%s\n",
+                  json_escape(c.k.backend).c_str(), json_escape(c.k.operation).c_str(),
+                  places[c.place].name.c_str(), c.us.size(), jnum(median(c.us)).c_str(),
+                  jnum(percentile(c.us, 99)).c_str(), jnum(max_of(c.us)).c_str(),
+                  ref.empty() ? "null" : ("\"" + ref + "\"").c_str(), jnum(ratio_to_raw(c, 50)).c_str(),
+                  jnum(ratio_to_raw(c, 99)).c_str(), c.unsettled,
+                  c.error.empty() ? "null" : ("\"" + json_escape(c.error) + "\"").c_str(),
+                  i + 1 < crows.size() ? "," : "");
+    }
+    j += "  ],\n  \"targets\": {" + tj + "},\n";
+    j += "  \"warnings\": " + jstrings(warnings) + ",\n";
+    j += "  \"errors\": " + jstrings(errors) + "\n}\n";
     std::ofstream out(o.json_path);
     out << j;
     if (!out) {
@@ -1057,8 +919,11 @@ int parent_main(const char* self, const options& o) {
 
 }  // namespace
 
+}  // namespace openwws::bench
+
 int main(int argc, char** argv) {
-  options o;
-  if (int rc = parse_options(argc, argv, o); rc != 0) return rc;
-  return o.child ? child_main(o) : parent_main(argv[0], o);
+  openwws::bench::options o;
+  if (int rc = openwws::bench::parse_options(argc, argv, o); rc != 0) return rc;
+  ::signal(SIGPIPE, SIG_IGN);
+  return openwws::bench::run(o);
 }

@@ -1,0 +1,207 @@
+// SPDX-License-Identifier: MIT
+// openwws-bench: what its files share: options, the run configurations, the server
+// interface, results, /proc and clock readings, and small statistics.
+#pragma once
+
+#include <webservices.h>
+
+#include <sched.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#ifndef OPENWWS_VERSION
+#define OPENWWS_VERSION "unknown"
+#endif
+
+namespace openwws::bench {
+
+using clock_type = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+// ---- options ------------------------------------------------------------------------
+
+struct options {
+  double seconds = 2.0;   // measured part of each throughput run
+  double warmup = -1;     // before it; < 0: derived from seconds (warmup_seconds)
+  int reps = 5;           // interleaved repetitions of every configuration
+  int clients = 2;        // load generator threads
+  int server_threads = 2; // threads of the sync-xN mode
+  int cancel_tries = 1000;
+  std::string backend;    // empty: every available backend
+  std::string json_path;
+  bool quick = false;
+  bool pin = false;
+  bool throughput = true;  // --only cancel turns it off
+  bool cancel = true;      // --only throughput turns it off
+};
+
+double warmup_seconds(const options& o);
+
+// ---- configurations -----------------------------------------------------------------
+
+enum class mode {
+  raw_accept4,   // blocking accept4 loop: the reference every ratio is taken against
+  raw_epoll,     // non-blocking socket, epoll_wait, accept4 until EAGAIN
+  raw_io_uring,  // one multishot accept, CQEs reaped, each fd closed
+  sync_one,      // one thread looping on a synchronous WsAcceptChannel
+  sync_many,     // N such threads on one listener
+  async_short,   // an accept chain, WS_SHORT_CALLBACK
+  async_long,    // an accept chain, WS_LONG_CALLBACK
+};
+
+struct config {
+  std::string backend;  // "raw" for the baselines
+  mode m = mode::raw_accept4;
+  bool create_per_accept = false;  // API modes: a new channel per accept, not WsResetChannel
+};
+
+bool is_raw(mode m);
+std::string mode_name(mode m, const options& o);  // "accept4", "sync-x2", ...
+std::string channel_name(const config& c);        // "-", "reuse", "create"
+std::string label(const config& c, const options& o);
+
+// Which CPUs the server side and the clients run on with --pin (empty: not pinned).
+struct pinning {
+  cpu_set_t all{};  // the process's affinity before any pinning
+  cpu_set_t server{};
+  cpu_set_t client{};
+  bool on = false;
+  std::string describe;  // "server on CPU 0, clients on CPU 1"
+};
+
+// ---- the load generator and the servers -----------------------------------------------
+
+// Shared by the server and the client threads of one run. The counters sit on cache
+// lines of their own: the server bumps accepted, the clients read it.
+struct load {
+  alignas(64) std::atomic<bool> stop{false};
+  std::atomic<bool> measuring{false};  // clients sample connect times only meanwhile
+  clock_type::time_point hard_deadline{};  // clients give up then, whatever the flags say
+  alignas(64) std::atomic<std::int64_t> issued{0};  // connects started and not failed
+  alignas(64) std::atomic<std::int64_t> accepted{0};  // accepts the server completed and closed
+  alignas(64) char pad_[1] = {};
+};
+
+// One mode's server side. open() binds, start() begins accepting, stop() asks it to end
+// and wakes what waits (returns at once), wait() tells whether it ended, force() tries
+// harder to unblock it, close() frees everything. Errors are sentences; "" means none.
+class server {
+ public:
+  virtual ~server() = default;
+  virtual std::string open(load& ld) = 0;
+  virtual void start() = 0;
+  virtual void stop() = 0;
+  virtual bool wait(milliseconds timeout) = 0;
+  virtual void force() = 0;
+  virtual std::string close() = 0;
+  virtual std::string error() = 0;
+  // Async modes: accepts that WsAcceptChannel completed synchronously, and via callback.
+  virtual std::uint64_t sync_completions() const { return 0; }
+  virtual std::uint64_t async_completions() const { return 0; }
+  USHORT port = 0;
+};
+
+// nullptr with why set when the mode cannot run here (io_uring missing, ...).
+std::unique_ptr<server> make_server(const config& c, const options& o, std::string& why);
+// The raw io_uring server (bench_uring.cpp); nullptr and why when liburing is absent.
+std::unique_ptr<server> make_raw_io_uring_server(std::string& why);
+// True when this build has liburing and the kernel gives us a ring with multishot accept.
+bool raw_io_uring_available(std::string& why);
+
+struct run_result {
+  double rate = 0;  // accepts per second over the measured window
+  std::int64_t accepts = 0;
+  double elapsed = 0;
+  double server_cpu_s = 0;       // CPU of every thread but the clients' and the driver's
+  double client_cpu_s = 0;
+  double cpu_us_per_accept = 0;  // server_cpu_s / accepts, in microseconds
+  double connect_p50_us = -1, connect_p99_us = -1;
+  std::uint64_t connect_samples = 0;
+  double sync_fraction = -1;  // async modes: share of accepts completed synchronously
+  std::uint64_t connect_errors = 0;
+  int connect_errno = 0;  // the last failed connect's errno
+  std::uint64_t listen_overflows = 0, listen_drops = 0;  // growth over the run (TcpExt)
+  double other_cpu = 0;  // other processes' CPU during the window, in CPUs (0.5 = half a CPU)
+  std::string error;
+};
+
+run_result measure(const config& c, const options& o, const pinning& pin);
+
+// ---- cancel latency -----------------------------------------------------------------
+
+enum class cancel_how { sync, async_short, async_long };
+
+// Where a cancel try's threads run: the waiters (the accepting thread, the library's
+// I/O threads, the raw workers) on one set of CPUs, the thread that cancels on another;
+// both sets are the same CPU for the one-CPU placement. Fixed placements make the
+// figures comparable: a wake that may or may not cross CPUs (an IPI to an idle CPU,
+// dear in a virtual machine) would otherwise decide them.
+struct placement {
+  std::string name;  // "one CPU", "two CPUs"
+  cpu_set_t waiters{}, canceller{}, all{};
+};
+
+struct cancel_result {
+  std::vector<double> us;  // one latency per try, microseconds
+  int unsettled = 0;       // tries whose waiters were not seen asleep before the cancel
+  std::string error;
+};
+
+// WsAbortListener (or WsCloseListener when close) with one accept pending, on backend.
+// Each function sets the calling thread's affinity to pl.waiters while it makes its
+// objects and threads (they inherit it), to pl.canceller for the tries, then pl.all.
+cancel_result api_cancel_latency(const std::string& backend, cancel_how how, bool close, int tries,
+                                 double budget_s, const placement& pl);
+// A thread blocked in read() on an eventfd, woken by write().
+cancel_result raw_eventfd_latency(int tries, double budget_s, const placement& pl);
+// A thread waiting on its ring with an accept pending, woken through an eventfd read,
+// submits IORING_OP_ASYNC_CANCEL; until the accept's CQE (bench_uring.cpp).
+cancel_result raw_io_uring_cancel_latency(int tries, double budget_s, const placement& pl);
+
+// ---- the machine ----------------------------------------------------------------------
+
+pid_t this_tid();
+double clock_seconds(clockid_t id);  // a CPU clock's reading, seconds (NAN on failure)
+bool set_thread_affinity(const cpu_set_t& set);
+
+struct listen_counters {
+  std::uint64_t overflows = 0, drops = 0;
+  bool ok = false;
+};
+listen_counters read_listen_counters();  // TcpExt ListenOverflows / ListenDrops
+
+// CPU seconds used by every other user-space process so far (utime + stime, plus the
+// children they reaped); kernel threads and this process are left out.
+double other_processes_cpu();
+
+// True when every thread of this process but `except` sleeps (state S): the waiters
+// are blocked and the I/O thread waits in the kernel.
+bool others_asleep(pid_t except);
+// Waits until others_asleep(except) and then a little more, at most `limit`. False
+// when the limit passed first.
+bool wait_others_asleep(pid_t except, milliseconds limit);
+
+// A counter another thread moves forward: waits (futex, no polling) until it reaches
+// at least want, at most limit; false when the limit passed first. The other side
+// stores, then calls wake_all.
+bool wait_at_least(std::atomic<int>& counter, int want, milliseconds limit);
+void wake_all(std::atomic<int>& counter);
+
+// ---- small helpers --------------------------------------------------------------------
+
+std::string format(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
+int count_fds();
+const char* hresult_name(HRESULT hr);
+std::string describe(const char* call, HRESULT hr, WS_ERROR* error);
+
+double median(std::vector<double> v);
+double percentile(std::vector<double> v, double p);  // nearest rank, p in [0, 100]
+
+}  // namespace openwws::bench

@@ -1,0 +1,692 @@
+// SPDX-License-Identifier: MIT
+// openwws-bench: the load generator, the server modes (raw accept4 and epoll loops;
+// WsAcceptChannel sync with one or N threads, async with short and long callbacks, each
+// reusing one channel or creating one per accept) and the measurement of one run.
+//
+// Bounds: loopback only; every loop stops on a flag and also after a fixed count; the
+// clients also stop at a hard deadline; a connect gives up after 250 ms (SO_SNDTIMEO);
+// a server that does not stop within 10 s ends the process (its threads still use the
+// objects, so freeing them would not be safe).
+#include "bench_common.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <thread>
+
+namespace openwws::bench {
+
+namespace {
+
+// At most this many connections wait in the accept queue (clients pause beyond it), well
+// under the backlog of 4096: a full queue makes the kernel drop SYNs, and the client's 1 s
+// SYN retransmit would then measure the timer, not the server.
+constexpr std::int64_t queue_window = 512;
+// The count bound of every loop; at ~10^5 accepts/s it is never reached in practice.
+constexpr std::uint64_t max_per_loop = 50'000'000;
+constexpr int backlog = 4096;
+// Connect times kept per client thread per run; past it, reservoir sampling keeps a
+// uniform sample of the whole window without allocating.
+constexpr std::size_t samples_per_client = 16384;
+
+// ---- load generator -----------------------------------------------------------------
+
+// One client thread's own data; only that thread writes it until it is joined.
+struct alignas(64) client_slot {
+  std::vector<std::uint32_t> samples;  // connect durations, ns; capacity fixed up front
+  std::uint64_t seen = 0;              // connects timed while measuring
+  std::uint64_t rng = 0x9E3779B97F4A7C15ull;
+  std::uint64_t errors = 0;  // failed connects while measuring
+  int last_errno = 0;
+  clockid_t cpu_clock{};
+  bool has_clock = false;
+};
+
+void client_main(load& ld, client_slot& me, USHORT port, const pinning* pin) {
+  if (pin && pin->on) set_thread_affinity(pin->client);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(port);
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::uint64_t failures = 0;
+  for (std::uint64_t n = 0; n < max_per_loop && !ld.stop.load(std::memory_order_relaxed);) {
+    if ((n & 1023) == 0 && clock_type::now() > ld.hard_deadline) return;
+    if (ld.issued.load(std::memory_order_relaxed) - ld.accepted.load(std::memory_order_relaxed) >= queue_window) {
+      std::this_thread::sleep_for(std::chrono::microseconds(20));
+      if (clock_type::now() > ld.hard_deadline) return;
+      continue;
+    }
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int rc = -1;
+    bool timed = ld.measuring.load(std::memory_order_relaxed);
+    if (fd >= 0) {
+      // On Linux SO_SNDTIMEO also bounds a blocking connect (socket(7)). A lost SYN would
+      // otherwise stall this client for the 1 s SYN retransmit.
+      timeval tv{0, 250000};
+      ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+      ld.issued.fetch_add(1, std::memory_order_relaxed);
+      timespec a{}, b{};
+      if (timed) ::clock_gettime(CLOCK_MONOTONIC, &a);
+      rc = ::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
+      if (timed) ::clock_gettime(CLOCK_MONOTONIC, &b);
+      if (rc != 0) {
+        ld.issued.fetch_sub(1, std::memory_order_relaxed);
+      } else if (timed) {
+        std::int64_t ns = (b.tv_sec - a.tv_sec) * 1'000'000'000LL + (b.tv_nsec - a.tv_nsec);
+        auto v = static_cast<std::uint32_t>(std::clamp<std::int64_t>(ns, 0, UINT32_MAX));
+        ++me.seen;
+        if (me.samples.size() < me.samples.capacity()) {
+          me.samples.push_back(v);  // within capacity: no allocation
+        } else {
+          me.rng ^= me.rng << 13;  // xorshift64
+          me.rng ^= me.rng >> 7;
+          me.rng ^= me.rng << 17;
+          std::uint64_t j = me.rng % me.seen;
+          if (j < me.samples.size()) me.samples[j] = v;
+        }
+      }
+    }
+    if (rc != 0) {
+      if (timed) {
+        me.last_errno = errno;
+        ++me.errors;
+      }
+      if (fd >= 0) ::close(fd);
+      if (++failures > 1000) return;  // something is badly wrong: leave it to the report
+      std::this_thread::sleep_for(milliseconds(1));
+      continue;
+    }
+    linger lg{1, 0};  // close with RST: no TIME_WAIT piles up
+    ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    ::close(fd);
+    ++n;
+  }
+}
+
+// ---- raw baselines --------------------------------------------------------------------
+
+// A plain IPv4 listening socket on 127.0.0.1 with a kernel-chosen port.
+int listen_loopback(bool nonblocking, USHORT& port, std::string& why) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | (nonblocking ? SOCK_NONBLOCK : 0), 0);
+  if (fd < 0) {
+    why = format("socket: %s", std::strerror(errno));
+    return -1;
+  }
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof sa;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 || ::listen(fd, backlog) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len) != 0) {
+    why = format("bind/listen on 127.0.0.1:0: %s", std::strerror(errno));
+    ::close(fd);
+    return -1;
+  }
+  port = ntohs(sa.sin_port);
+  return fd;
+}
+
+// Runs a loop on threads of its own; done when all of them left.
+class threaded_server : public server {
+ public:
+  void start() override {
+    for (int i = 0; i < nthreads_; ++i) {
+      threads_.emplace_back([this, i] {
+        run(i);
+        std::lock_guard lock(mu_);
+        ++finished_;
+        cv_.notify_all();
+      });
+    }
+  }
+  bool wait(milliseconds timeout) override {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, timeout, [&] { return finished_ == nthreads_; });
+  }
+  std::string error() override {
+    std::lock_guard lock(mu_);
+    return error_;
+  }
+
+ protected:
+  virtual void run(int index) = 0;
+  void join() {
+    for (auto& t : threads_)
+      if (t.joinable()) t.join();
+    threads_.clear();
+  }
+  void set_error(std::string e) {
+    std::lock_guard lock(mu_);
+    if (error_.empty()) error_ = std::move(e);
+  }
+  bool stopping() const { return stop_.load(std::memory_order_relaxed); }
+  load* ld_ = nullptr;
+  std::atomic<bool> stop_{false};
+  int nthreads_ = 1;
+
+ private:
+  std::vector<std::thread> threads_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int finished_ = 0;
+  std::string error_;
+};
+
+// The reference: a blocking accept4 loop, closing each connection.
+class raw_accept4_server final : public threaded_server {
+ public:
+  ~raw_accept4_server() override { close(); }
+  std::string open(load& ld) override {
+    ld_ = &ld;
+    std::string why;
+    fd_ = listen_loopback(false, port, why);
+    return why;
+  }
+  void stop() override {
+    stop_.store(true);
+    ::shutdown(fd_, SHUT_RD);  // wakes a blocked accept4 with EINVAL (Linux)
+  }
+  void force() override { ::shutdown(fd_, SHUT_RDWR); }
+  std::string close() override {
+    join();
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+    return "";
+  }
+
+ private:
+  void run(int) override {
+    for (std::uint64_t n = 0; n < max_per_loop && !stopping(); ++n) {
+      int fd = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (fd < 0) {
+        int err = errno;
+        if (err == EINTR || err == ECONNABORTED || err == EPROTO) continue;
+        if (!stopping()) set_error(format("accept4: %s", std::strerror(err)));
+        return;
+      }
+      ::close(fd);
+      ld_->accepted.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+  int fd_ = -1;
+};
+
+// Non-blocking listening socket, level-triggered epoll_wait, accept4 until EAGAIN; an
+// eventfd in the same set ends it.
+class raw_epoll_server final : public threaded_server {
+ public:
+  ~raw_epoll_server() override { close(); }
+  std::string open(load& ld) override {
+    ld_ = &ld;
+    std::string why;
+    fd_ = listen_loopback(true, port, why);
+    if (fd_ < 0) return why;
+    ep_ = ::epoll_create1(EPOLL_CLOEXEC);
+    stopfd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (ep_ < 0 || stopfd_ < 0) return format("epoll_create1/eventfd: %s", std::strerror(errno));
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u32 = 1;
+    if (::epoll_ctl(ep_, EPOLL_CTL_ADD, fd_, &ev) != 0) return format("epoll_ctl: %s", std::strerror(errno));
+    ev.data.u32 = 2;
+    if (::epoll_ctl(ep_, EPOLL_CTL_ADD, stopfd_, &ev) != 0) return format("epoll_ctl: %s", std::strerror(errno));
+    return "";
+  }
+  void stop() override {
+    stop_.store(true);
+    std::uint64_t one = 1;
+    [[maybe_unused]] ssize_t r = ::write(stopfd_, &one, sizeof one);
+  }
+  void force() override { stop(); }
+  std::string close() override {
+    join();
+    for (int* fd : {&fd_, &ep_, &stopfd_}) {
+      if (*fd >= 0) ::close(*fd);
+      *fd = -1;
+    }
+    return "";
+  }
+
+ private:
+  void run(int) override {
+    epoll_event events[16];
+    std::uint64_t n = 0;
+    while (n < max_per_loop && !stopping()) {
+      int k = ::epoll_wait(ep_, events, 16, 1000);
+      if (k < 0 && errno != EINTR) return set_error(format("epoll_wait: %s", std::strerror(errno)));
+      for (int i = 0; i < k; ++i) {
+        if (events[i].data.u32 != 1) continue;  // the stop eventfd: the flag is set
+        for (; n < max_per_loop; ++n) {
+          int fd = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+          if (fd < 0) {
+            int err = errno;
+            if (err == EAGAIN || err == EINTR || err == ECONNABORTED || err == EPROTO) break;
+            return set_error(format("accept4: %s", std::strerror(err)));
+          }
+          ::close(fd);
+          ld_->accepted.fetch_add(1, std::memory_order_relaxed);
+        }
+      }
+    }
+  }
+  int fd_ = -1, ep_ = -1, stopfd_ = -1;
+};
+
+// ---- the WsAcceptChannel modes ----------------------------------------------------------
+
+// A listener on net.tcp://127.0.0.1:0/ with a backlog of 4096 on the named backend.
+class ws_listener {
+ public:
+  ~ws_listener() { free_all(); }
+
+  std::string create(const std::string& backend, const WS_CALLBACK_MODEL* model) {
+    HRESULT hr = WsCreateError(nullptr, 0, &error_);
+    if (FAILED(hr)) return format("WsCreateError: 0x%08X", static_cast<unsigned>(hr));
+    ULONG bl = backlog;
+    WS_CALLBACK_MODEL m = model ? *model : WS_LONG_CALLBACK;
+    WS_LISTENER_PROPERTY props[] = {
+        {WS_LISTENER_PROPERTY_LISTEN_BACKLOG, &bl, sizeof bl},
+        {WS_LISTENER_PROPERTY_ASYNC_CALLBACK_MODEL, &m, sizeof m},
+    };
+    hr = WsCreateListener(WS_CHANNEL_TYPE_DUPLEX_SESSION, WS_TCP_CHANNEL_BINDING, props, model ? 2 : 1, nullptr,
+                          &listener_, error_);
+    if (FAILED(hr)) return describe("WsCreateListener", hr, error_);
+    static const WCHAR url_text[] = u"net.tcp://127.0.0.1:0/";
+    WS_STRING url = WS_STRING_VALUE(url_text);
+    hr = WsOpenListener(listener_, &url, nullptr, error_);
+    if (FAILED(hr)) return describe("WsOpenListener", hr, error_);
+    hr = WsGetListenerProperty(listener_, OPENWWS_LISTENER_PROPERTY_LOCAL_PORT, &port_, sizeof port_, error_);
+    if (FAILED(hr)) return describe("WsGetListenerProperty(LOCAL_PORT)", hr, error_);
+    const char* name = nullptr;
+    hr = WsGetListenerProperty(listener_, OPENWWS_LISTENER_PROPERTY_BACKEND_NAME, &name, sizeof name, error_);
+    if (FAILED(hr)) return describe("WsGetListenerProperty(BACKEND_NAME)", hr, error_);
+    // The runtime chooses its backend when the first object is created; a runtime left
+    // over from an earlier run would still have the old one.
+    if (backend != name) return format("the listener runs on backend '%s', not '%s'", name, backend.c_str());
+    return "";
+  }
+
+  std::string close() {
+    if (!listener_) return "";
+    HRESULT hr = WsCloseListener(listener_, nullptr, error_);
+    return FAILED(hr) ? describe("WsCloseListener", hr, error_) : "";
+  }
+
+  void free_all() {
+    if (listener_) WsFreeListener(listener_);
+    if (error_) WsFreeError(error_);
+    listener_ = nullptr;
+    error_ = nullptr;
+  }
+
+  WS_LISTENER* listener_ = nullptr;
+  WS_ERROR* error_ = nullptr;  // the driving thread's
+  USHORT port_ = 0;
+};
+
+// The accepting side's own channel and error object. After an accept: close, then
+// reset (reuse) or free and create a new one (create).
+struct accept_slot {
+  WS_CHANNEL* channel = nullptr;
+  WS_ERROR* error = nullptr;
+
+  std::string init(WS_LISTENER* l) {
+    HRESULT hr = WsCreateError(nullptr, 0, &error);
+    if (FAILED(hr)) return format("WsCreateError: 0x%08X", static_cast<unsigned>(hr));
+    hr = WsCreateChannelForListener(l, nullptr, 0, &channel, error);
+    return FAILED(hr) ? describe("WsCreateChannelForListener", hr, error) : "";
+  }
+  std::string recycle(WS_LISTENER* l, bool create) {
+    HRESULT hr = WsCloseChannel(channel, nullptr, error);
+    if (FAILED(hr)) return describe("WsCloseChannel", hr, error);
+    if (!create) {
+      hr = WsResetChannel(channel, error);
+      return FAILED(hr) ? describe("WsResetChannel", hr, error) : "";
+    }
+    WsFreeChannel(channel);
+    channel = nullptr;
+    hr = WsCreateChannelForListener(l, nullptr, 0, &channel, error);
+    return FAILED(hr) ? describe("WsCreateChannelForListener", hr, error) : "";
+  }
+  void free_all() {
+    if (channel) WsFreeChannel(channel);
+    if (error) WsFreeError(error);
+    channel = nullptr;
+    error = nullptr;
+  }
+};
+
+// One or N threads looping on a synchronous WsAcceptChannel, each with its channel.
+class sync_server final : public threaded_server {
+ public:
+  sync_server(std::string backend, int threads, bool create) : backend_(std::move(backend)), create_(create) {
+    nthreads_ = threads;
+  }
+  ~sync_server() override { close(); }
+  std::string open(load& ld) override {
+    ld_ = &ld;
+    std::string e = ws_.create(backend_, nullptr);
+    port = ws_.port_;
+    slots_.resize(static_cast<size_t>(nthreads_));
+    for (auto& s : slots_)
+      if (e.empty()) e = s.init(ws_.listener_);
+    return e;
+  }
+  // The flag, then the abort: a pending accept ends with WS_E_OPERATION_ABORTED and a
+  // later one with WS_E_OBJECT_FAULTED, both clean ends once the flag is set.
+  void stop() override {
+    stop_.store(true);
+    if (ws_.listener_) WsAbortListener(ws_.listener_, nullptr);
+  }
+  void force() override { stop(); }
+  std::string close() override {
+    join();
+    std::string e = ws_.close();
+    for (auto& s : slots_) s.free_all();
+    ws_.free_all();
+    return e;
+  }
+
+ private:
+  void run(int index) override {
+    accept_slot& s = slots_[static_cast<size_t>(index)];
+    for (std::uint64_t n = 0; n < max_per_loop && !stopping(); ++n) {
+      HRESULT hr = WsAcceptChannel(ws_.listener_, s.channel, nullptr, s.error);
+      if (FAILED(hr)) {
+        std::string e = describe("WsAcceptChannel", hr, s.error);
+        if (!stopping()) set_error(e);
+        return;
+      }
+      if (std::string e = s.recycle(ws_.listener_, create_); !e.empty()) {
+        if (!stopping()) set_error(e);
+        return;
+      }
+      ld_->accepted.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+  std::string backend_;
+  bool create_;
+  ws_listener ws_;
+  std::vector<accept_slot> slots_;
+};
+
+// An accept chain: each completion recycles the channel and starts the next accept. A
+// WsAcceptChannel that returns S_OK completed synchronously (no callback will come) and
+// is handled in the loop; WS_S_ASYNC means the callback will come.
+class async_server final : public server {
+ public:
+  async_server(std::string backend, WS_CALLBACK_MODEL model, bool create)
+      : backend_(std::move(backend)), model_(model), create_(create) {}
+  ~async_server() override { close(); }
+
+  std::string open(load& ld) override {
+    ld_ = &ld;
+    std::string e = ws_.create(backend_, &model_);
+    port = ws_.port_;
+    if (e.empty()) e = slot_.init(ws_.listener_);
+    ctx_.callback = on_complete;
+    ctx_.callbackState = this;
+    return e;
+  }
+  // The first accept runs on a thread of ours: under load it may complete synchronously
+  // again and again, and then that thread carries the chain until a callback takes over.
+  void start() override {
+    starter_ = std::thread([this] { pump(); });
+  }
+  void stop() override {
+    stop_.store(true);
+    if (ws_.listener_) WsAbortListener(ws_.listener_, nullptr);
+  }
+  bool wait(milliseconds timeout) override {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, timeout, [&] { return ended_; });
+  }
+  void force() override { stop(); }
+  std::string close() override {
+    if (starter_.joinable()) starter_.join();
+    // Waits until the last callback has returned, so nothing of ours runs after it.
+    std::string e = ws_.close();
+    slot_.free_all();
+    ws_.free_all();
+    return e;
+  }
+  std::string error() override {
+    std::lock_guard lock(mu_);
+    return error_;
+  }
+  std::uint64_t sync_completions() const override { return sync_.load(); }
+  std::uint64_t async_completions() const override { return async_.load(); }
+
+ private:
+  static void CALLBACK on_complete(HRESULT hr, WS_CALLBACK_MODEL, void* state) {
+    auto* self = static_cast<async_server*>(state);
+    if (FAILED(hr)) return self->finish(hr, describe("WsAcceptChannel (callback)", hr, self->slot_.error));
+    self->async_.fetch_add(1, std::memory_order_relaxed);
+    if (!self->accepted()) return;
+    self->pump();
+  }
+
+  bool accepted() {
+    if (std::string e = slot_.recycle(ws_.listener_, create_); !e.empty()) {
+      finish(E_FAIL, e);
+      return false;
+    }
+    ld_->accepted.fetch_add(1, std::memory_order_relaxed);
+    return true;
+  }
+
+  void pump() {
+    for (;;) {
+      if (stop_.load(std::memory_order_relaxed) || ++issued_ > max_per_loop) return finish(S_FALSE, "");
+      HRESULT hr = WsAcceptChannel(ws_.listener_, slot_.channel, &ctx_, slot_.error);
+      if (hr == WS_S_ASYNC) return;
+      if (FAILED(hr)) return finish(hr, describe("WsAcceptChannel", hr, slot_.error));
+      sync_.fetch_add(1, std::memory_order_relaxed);
+      if (!accepted()) return;
+    }
+  }
+
+  // The chain is over. Stopping ends it with S_FALSE (the flag was seen first),
+  // WS_E_OPERATION_ABORTED (a pending accept was aborted) or WS_E_OBJECT_FAULTED (an
+  // accept started after the abort); anything else, or any end before stop(), is an error.
+  void finish(HRESULT hr, const std::string& text) {
+    std::lock_guard lock(mu_);
+    bool stopping = stop_.load();
+    bool clean = stopping && (hr == S_FALSE || hr == WS_E_OPERATION_ABORTED || hr == WS_E_OBJECT_FAULTED ||
+                              hr == E_FAIL);  // E_FAIL: a recycle that met the abort
+    if (!clean && error_.empty()) error_ = text.empty() ? "the accept chain ended before the run did" : text;
+    ended_ = true;
+    cv_.notify_all();
+  }
+
+  std::string backend_;
+  WS_CALLBACK_MODEL model_;
+  bool create_;
+  ws_listener ws_;
+  accept_slot slot_;  // only the thread carrying the chain touches it
+  load* ld_ = nullptr;
+  WS_ASYNC_CONTEXT ctx_{};
+  std::thread starter_;
+  std::atomic<bool> stop_{false};
+  std::uint64_t issued_ = 0;  // only the thread carrying the chain touches it
+  std::atomic<std::uint64_t> sync_{0};
+  std::atomic<std::uint64_t> async_{0};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool ended_ = false;
+  std::string error_;
+};
+
+double seconds_between(clock_type::time_point a, clock_type::time_point b) {
+  return std::chrono::duration<double>(b - a).count();
+}
+
+// Sleeps until deadline in short steps, returning early (false) once stop_early() holds.
+template <typename F>
+bool sleep_until(clock_type::time_point deadline, F stop_early) {
+  while (clock_type::now() < deadline) {
+    if (stop_early()) return false;
+    auto left = deadline - clock_type::now();
+    std::this_thread::sleep_for(std::min<clock_type::duration>(left, milliseconds(10)));
+  }
+  return true;
+}
+
+// CPU of the whole process, of the client threads and of this (driving) thread.
+struct cpu_snapshot {
+  double process = 0, clients = 0, driver = 0;
+};
+
+cpu_snapshot take_cpu(const std::vector<client_slot>& slots) {
+  cpu_snapshot s;
+  s.process = clock_seconds(CLOCK_PROCESS_CPUTIME_ID);
+  for (auto& c : slots)
+    if (c.has_clock) s.clients += clock_seconds(c.cpu_clock);
+  s.driver = clock_seconds(CLOCK_THREAD_CPUTIME_ID);
+  return s;
+}
+
+}  // namespace
+
+std::unique_ptr<server> make_server(const config& c, const options& o, std::string& why) {
+  switch (c.m) {
+    case mode::raw_accept4: return std::make_unique<raw_accept4_server>();
+    case mode::raw_epoll: return std::make_unique<raw_epoll_server>();
+    case mode::raw_io_uring: return make_raw_io_uring_server(why);
+    case mode::sync_one: return std::make_unique<sync_server>(c.backend, 1, c.create_per_accept);
+    case mode::sync_many: return std::make_unique<sync_server>(c.backend, o.server_threads, c.create_per_accept);
+    case mode::async_short: return std::make_unique<async_server>(c.backend, WS_SHORT_CALLBACK, c.create_per_accept);
+    case mode::async_long: return std::make_unique<async_server>(c.backend, WS_LONG_CALLBACK, c.create_per_accept);
+  }
+  why = "unknown mode";
+  return nullptr;
+}
+
+// One run: server and clients start, a warm-up, then the measured window, then
+// everything stops (clients first, so that nobody connects to a closing socket).
+// Server CPU is the process's CPU less the client threads' and this thread's, all from
+// the kernel's per-thread clocks (the same source as getrusage, in nanoseconds); it so
+// includes the library's own threads, and any that came and went during the window.
+run_result measure(const config& c, const options& o, const pinning& pin) {
+  run_result r;
+  int fds_before = count_fds();
+  if (!is_raw(c.m)) ::setenv("OPENWWS_BACKEND", c.backend.c_str(), 1);
+  // Threads inherit the affinity of the thread that creates them: the server's threads
+  // (ours, and the library's I/O threads) are all made from here, after this call.
+  if (pin.on) set_thread_affinity(pin.server);
+
+  load ld;
+  double warm = warmup_seconds(o);
+  ld.hard_deadline = clock_type::now() + std::chrono::duration_cast<clock_type::duration>(
+                                             std::chrono::duration<double>(o.seconds + warm + 30));
+  std::vector<client_slot> slots(static_cast<size_t>(o.clients));
+  for (auto& s : slots) s.samples.reserve(samples_per_client);
+  std::vector<std::thread> clients;
+  std::string why;
+  auto srv = make_server(c, o, why);
+  if (!srv) {
+    r.error = why.empty() ? "cannot make the server" : why;
+    if (pin.on) set_thread_affinity(pin.all);
+    return r;
+  }
+  if (std::string e = srv->open(ld); !e.empty()) {
+    r.error = e;
+    srv->close();
+    if (pin.on) set_thread_affinity(pin.all);
+    return r;
+  }
+  srv->start();
+  try {
+    for (auto& s : slots) {
+      clients.emplace_back(client_main, std::ref(ld), std::ref(s), srv->port, &pin);
+      s.has_clock = ::pthread_getcpuclockid(clients.back().native_handle(), &s.cpu_clock) == 0;
+    }
+  } catch (const std::exception& ex) {
+    r.error = format("cannot start a client thread: %s", ex.what());
+  }
+  auto ended_early = [&] { return srv->wait(milliseconds(0)); };
+  auto t_start = clock_type::now();
+  auto span = std::chrono::duration_cast<clock_type::duration>(std::chrono::duration<double>(o.seconds));
+  bool full = r.error.empty() &&
+              sleep_until(t_start + std::chrono::duration_cast<clock_type::duration>(
+                                        std::chrono::duration<double>(warm)),
+                          ended_early);
+
+  // The kernel's counters bracket the measured window only: what happens at start and
+  // stop does not touch the figures.
+  listen_counters lc0 = read_listen_counters();
+  double other0 = other_processes_cpu();
+  cpu_snapshot s0 = take_cpu(slots);
+  std::int64_t c0 = ld.accepted.load();
+  auto t0 = clock_type::now();
+  ld.measuring.store(true);
+  if (full) full = sleep_until(t0 + span, ended_early);
+  ld.measuring.store(false);
+  std::int64_t c1 = ld.accepted.load();
+  auto t1 = clock_type::now();
+  cpu_snapshot s1 = take_cpu(slots);
+  double other1 = other_processes_cpu();
+  listen_counters lc1 = read_listen_counters();
+  if (lc0.ok && lc1.ok) {
+    r.listen_overflows = lc1.overflows - lc0.overflows;
+    r.listen_drops = lc1.drops - lc0.drops;
+  }
+
+  r.accepts = c1 - c0;
+  r.elapsed = seconds_between(t0, t1);
+  r.rate = r.elapsed > 0 ? static_cast<double>(r.accepts) / r.elapsed : 0;
+  r.client_cpu_s = s1.clients - s0.clients;
+  r.server_cpu_s = (s1.process - s0.process) - r.client_cpu_s - (s1.driver - s0.driver);
+  r.cpu_us_per_accept = r.accepts > 0 ? r.server_cpu_s * 1e6 / static_cast<double>(r.accepts) : NAN;
+  r.other_cpu = r.elapsed > 0 ? std::max(0.0, other1 - other0) / r.elapsed : 0;
+
+  ld.stop.store(true);
+  for (auto& t : clients) t.join();
+  srv->stop();
+  if (!srv->wait(milliseconds(5000))) {
+    srv->force();
+    if (!srv->wait(milliseconds(5000))) {
+      std::fprintf(stderr, "openwws-bench: %s did not stop 10 s after its run; giving up\n", label(c, o).c_str());
+      std::_Exit(3);  // its threads still use the objects: freeing them is not safe
+    }
+  }
+  if (r.error.empty()) r.error = srv->error();
+  if (r.error.empty() && !full) r.error = "the server stopped before the end of the run";
+  if (std::string e = srv->close(); r.error.empty()) r.error = e;
+  std::uint64_t sc = srv->sync_completions(), ac = srv->async_completions();
+  if (sc + ac > 0) r.sync_fraction = static_cast<double>(sc) / static_cast<double>(sc + ac);
+  srv.reset();
+  if (pin.on) set_thread_affinity(pin.all);
+
+  std::vector<double> us;
+  for (auto& s : slots) {
+    r.connect_errors += s.errors;
+    if (s.errors) r.connect_errno = s.last_errno;
+    r.connect_samples += s.seen;
+    for (auto v : s.samples) us.push_back(v / 1000.0);
+  }
+  r.connect_p50_us = percentile(us, 50);
+  r.connect_p99_us = percentile(us, 99);
+  if (r.connect_errors && r.error.empty() && r.accepts == 0)
+    r.error = format("every connect failed (last: %s)", std::strerror(r.connect_errno));
+
+  int fds_after = count_fds();
+  if (fds_after != fds_before && r.error.empty())
+    r.error = format("descriptor count went from %d to %d during the run", fds_before, fds_after);
+  return r;
+}
+
+}  // namespace openwws::bench

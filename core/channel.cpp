@@ -107,7 +107,6 @@ channel::channel(runtime& rt, WS_CHANNEL_TYPE type, WS_CHANNEL_BINDING binding, 
 channel::~channel() {
   magic_ = 0;
   platform::close_fd(fd_);
-  wake_.close();
 }
 
 HRESULT channel::configure(const WS_CHANNEL_PROPERTY* props, ULONG count, WS_ERROR* error) noexcept {
@@ -119,11 +118,6 @@ HRESULT channel::configure(const WS_CHANNEL_PROPERTY* props, ULONG count, WS_ERR
     if (FAILED(hr)) return hr;
   }
   return S_OK;
-}
-
-int channel::open_wake() noexcept {
-  std::lock_guard lock(mu_);
-  return wake_.rfd >= 0 ? 0 : wake_.open();
 }
 
 void channel::apply_socket_options() noexcept {
@@ -297,9 +291,7 @@ HRESULT channel::abort(WS_ERROR*) noexcept {
     }
   }
   if (s == WS_CHANNEL_STATE_ACCEPTING) {
-    owner_->abort_accept(*this);  // sets cancel_requested first, then:
-    std::lock_guard lock(mu_);
-    if (wake_.rfd >= 0) wake_.signal();  // a synchronous accept waits in its own thread
+    owner_->abort_accept(*this);
   } else if (s == WS_CHANNEL_STATE_OPENING) {
     op_.cancel_requested.store(true, std::memory_order_release);
     if (!cancel_connect_posted_.exchange(true, std::memory_order_acq_rel)) rt_.post(cancel_connect_cmd_);

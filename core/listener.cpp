@@ -82,14 +82,7 @@ listener::listener(runtime& rt, WS_CHANNEL_TYPE type, WS_CHANNEL_BINDING binding
 
 listener::~listener() {
   magic_ = 0;
-  close_descriptors();
-}
-
-void listener::close_descriptors() noexcept {
   platform::close_fd(slot_.fd);
-  slot_.fd = -1;
-  cancel_event_.close();
-  slot_.ready_event.close();
 }
 
 HRESULT listener::configure(const WS_LISTENER_PROPERTY* props, ULONG count, WS_ERROR* error) noexcept {
@@ -176,16 +169,6 @@ HRESULT listener::open(const WS_STRING& url, const WS_ASYNC_CONTEXT*, WS_ERROR* 
     state_ = WS_LISTENER_STATE_CREATED;
     return fail(error, WS_E_OPERATION_ABORTED, "WsOpenListener: WsAbortListener was called while opening");
   }
-  if (SUCCEEDED(hr)) {
-    int rc = cancel_event_.open();
-    if (rc == 0) rc = slot_.ready_event.open();
-    if (rc < 0) {
-      cancel_event_.close();
-      platform::close_fd(fd);
-      hr = fail_errno(error, platform::hresult_from_errno(-rc), "WsOpenListener: cannot create a wake-up descriptor",
-                      -rc);
-    }
-  }
   if (FAILED(hr)) {
     state_ = WS_LISTENER_STATE_CREATED;
     return hr;
@@ -235,87 +218,49 @@ HRESULT listener::accept(channel& ch, const WS_ASYNC_CONTEXT* ctx, WS_ERROR* err
     ch.op_.cancel_requested.store(false, std::memory_order_relaxed);
   }
   std::unique_lock lock(mu_);
-  HRESULT refused = S_OK;
-  if (state_ == WS_LISTENER_STATE_FAULTED)
-    refused = fail(error, WS_E_OBJECT_FAULTED, "WsAcceptChannel: the listener has faulted (WsAbortListener was called)");
-  else if (state_ != WS_LISTENER_STATE_OPEN)
-    refused = fail(error, WS_E_INVALID_OPERATION,
-                   format("WsAcceptChannel: the listener is %s; accepting needs an OPEN listener", state_name(state_)));
-  else if (ch.op_.cancel_requested.load(std::memory_order_relaxed))
-    refused = fail(error, WS_E_OPERATION_ABORTED, "WsAcceptChannel: the channel was aborted");
-  if (FAILED(refused)) {
+  auto refuse = [&](HRESULT hr, std::string text) {
     lock.unlock();
     ch.finish_pending(-1);
-    return refused;
+    return fail(error, hr, text);
+  };
+  if (state_ != WS_LISTENER_STATE_OPEN) {
+    if (state_ == WS_LISTENER_STATE_FAULTED)
+      return refuse(WS_E_OBJECT_FAULTED, "WsAcceptChannel: the listener has faulted (WsAbortListener was called)");
+    return refuse(WS_E_INVALID_OPERATION,
+                  format("WsAcceptChannel: the listener is %s; accepting needs an OPEN listener", state_name(state_)));
   }
+  if (ch.op_.cancel_requested.load(std::memory_order_relaxed))
+    return refuse(WS_E_OPERATION_ABORTED, "WsAcceptChannel: the channel was aborted");
   ++inflight_;
-  // Connections a backend already took are handed out by the loop, first come first.
-  if (slot_.ready.load(std::memory_order_relaxed) != 0) return accept_through_loop(ch, ctx, lock, error);
-  if (!ctx) return accept_here(ch, lock, error);
-  if (!pending_head_) {
+  if (!pending_head_ && slot_.ready.load(std::memory_order_relaxed) == 0) {
     // Nothing queued: take a connection that is already waiting, on this thread,
     // without a trip through the loop (the fast path under load).
     lock.unlock();
     int fd = platform::accept_one(slot_.fd);
     lock.lock();
-    if (fd != -EAGAIN) return end_accept(ch, fd, lock, error);
-  }
-  return accept_through_loop(ch, ctx, lock, error);
-}
-
-// A synchronous accept waits in its caller's thread, as a blocking accept4 would: one
-// wake-up per connection and none through the loop. Abort and close wake it through
-// cancel_event_, WsAbortChannel through the channel's own event.
-HRESULT listener::accept_here(channel& ch, std::unique_lock<std::mutex>& lock, WS_ERROR* error) noexcept {
-  lock.unlock();
-  if (int rc = ch.open_wake(); rc < 0) {
-    lock.lock();
-    return end_accept(ch, rc, lock, error);
-  }
-  const int fds[] = {slot_.fd, cancel_event_.rfd, ch.wake_.rfd, slot_.ready_event.rfd};
-  for (;;) {
-    int fd = platform::accept_one(slot_.fd);
-    lock.lock();
-    // Checked after the channel's event exists: an abort either sees it or is seen here.
-    bool stop = state_ != WS_LISTENER_STATE_OPEN || ch.op_.cancel_requested.load(std::memory_order_relaxed);
-    if (fd != -EAGAIN || stop) return end_accept(ch, fd == -EAGAIN ? -ECANCELED : fd, lock, error);
-    if (slot_.ready.load(std::memory_order_relaxed) != 0) return accept_through_loop(ch, nullptr, lock, error);
-    lock.unlock();
-    int which = platform::wait_readable(fds, 4);
-    if (which < 0) {
-      lock.lock();
-      return end_accept(ch, which, lock, error);
+    if (fd != -EAGAIN) {
+      bool aborted = state_ != WS_LISTENER_STATE_OPEN || ch.op_.cancel_requested.load(std::memory_order_relaxed);
+      op_finished_locked();
+      lock.unlock();
+      if (fd >= 0 && aborted) {
+        platform::close_fd(fd);
+        fd = -ECANCELED;
+      }
+      ch.finish_pending(fd);
+      if (fd >= 0) return S_OK;
+      if (fd == -ECANCELED)
+        return fail(error, WS_E_OPERATION_ABORTED, "WsAcceptChannel: the listener was aborted or closed");
+      return fail_errno(error, platform::hresult_from_errno(-fd), "WsAcceptChannel: accept failed", -fd);
     }
-    if (which == 2) ch.wake_.drain();  // WsAbortChannel: seen by the check above, or stale
+    if (state_ != WS_LISTENER_STATE_OPEN || ch.op_.cancel_requested.load(std::memory_order_relaxed)) {
+      op_finished_locked();
+      return refuse(WS_E_OPERATION_ABORTED, "WsAcceptChannel: the listener was aborted or closed");
+    }
   }
-}
-
-// Ends an accept that did not go through the loop: fd, or -errno. Called locked.
-HRESULT listener::end_accept(channel& ch, int fd, std::unique_lock<std::mutex>& lock, WS_ERROR* error) noexcept {
-  bool aborted = state_ != WS_LISTENER_STATE_OPEN || ch.op_.cancel_requested.load(std::memory_order_relaxed);
-  op_finished_locked();
-  lock.unlock();
-  if (fd >= 0 && aborted) {
-    // A connection that arrives after the abort is not handed out.
-    platform::close_fd(fd);
-    fd = -ECANCELED;
-  }
-  ch.finish_pending(fd);
-  if (fd >= 0) return S_OK;
-  if (fd == -ECANCELED)
-    return fail(error, WS_E_OPERATION_ABORTED, "WsAcceptChannel: the accept was aborted (listener or channel)");
-  return fail_errno(error, platform::hresult_from_errno(-fd), "WsAcceptChannel: accept failed", -fd);
-}
-
-// Hands the accept to the loop; called locked, with the accept counted in flight.
-HRESULT listener::accept_through_loop(channel& ch, const WS_ASYNC_CONTEXT* ctx, std::unique_lock<std::mutex>& lock,
-                                      WS_ERROR* error) noexcept {
   if (!ctx && rt_.on_loop_thread()) {
     op_finished_locked();
-    lock.unlock();
-    ch.finish_pending(-1);
-    return fail(error, WS_E_INVALID_OPERATION,
-                "WsAcceptChannel: a synchronous accept from a WS_SHORT_CALLBACK would block the I/O thread");
+    return refuse(WS_E_INVALID_OPERATION,
+                  "WsAcceptChannel: a synchronous accept from a WS_SHORT_CALLBACK would block the I/O thread");
   }
   link_pending(ch);
   loop_knows_slot_ = true;
@@ -445,7 +390,6 @@ HRESULT listener::abort() noexcept {
       break;
   }
   request_cancel_all_locked();
-  if (cancel_event_.rfd >= 0) cancel_event_.signal();
   return S_OK;
 }
 
@@ -482,11 +426,11 @@ HRESULT listener::close(const WS_ASYNC_CONTEXT* ctx, WS_ERROR* error) noexcept {
   close_done_.after = nullptr;
   close_error_ = error;
   request_cancel_all_locked();
-  cancel_event_.signal();
   if (inflight_ == 0) {
     if (!loop_knows_slot_) {
       // The loop never saw this socket: nothing to wait for.
-      close_descriptors();
+      platform::close_fd(slot_.fd);
+      slot_.fd = -1;
       state_ = WS_LISTENER_STATE_CLOSED;
       return S_OK;
     }
@@ -501,10 +445,11 @@ HRESULT listener::close(const WS_ASYNC_CONTEXT* ctx, WS_ERROR* error) noexcept {
 void listener::run_finish_close(command& c) noexcept {
   listener& self = owner_of(c, &listener::finish_close_cmd_);
   self.rt_.io().remove_listener(self.slot_);
+  platform::close_fd(self.slot_.fd);
   HRESULT hr = S_OK;
   {
     std::lock_guard lock(self.mu_);
-    self.close_descriptors();
+    self.slot_.fd = -1;
     self.loop_knows_slot_ = false;
     self.state_ = WS_LISTENER_STATE_CLOSED;
     if (self.aborted_while_closing_) hr = WS_E_OPERATION_ABORTED;

@@ -98,8 +98,6 @@ class channel {
   // Moves ACCEPTING/OPENING back to CREATED, or to OPEN with fd.
   void finish_pending(int fd) noexcept;
   void apply_socket_options() noexcept;
-  // Opens wake_ if it is not yet: 0 or -errno.
-  int open_wake() noexcept;
 
   std::uint32_t magic_ = live_magic;
   runtime& rt_;
@@ -117,9 +115,6 @@ class channel {
   WS_ERROR* op_error_ = nullptr;
   command start_cmd_;
   command cancel_connect_cmd_;
-  // Wakes this channel's synchronous accept, blocked in its own thread, when the
-  // channel is aborted. Opened on the first synchronous accept.
-  platform::wake_event wake_;
   std::atomic<bool> cancel_connect_posted_{false};
   // Listener bookkeeping for a pending accept, guarded by the listener's mutex.
   channel* pend_prev_ = nullptr;
@@ -163,11 +158,6 @@ class listener {
   friend class channel;
 
   HRESULT bind_url(const WS_STRING& url, int& fd, WS_ERROR* error) noexcept;
-  HRESULT accept_here(channel& ch, std::unique_lock<std::mutex>& lock, WS_ERROR* error) noexcept;
-  HRESULT accept_through_loop(channel& ch, const WS_ASYNC_CONTEXT* ctx, std::unique_lock<std::mutex>& lock,
-                              WS_ERROR* error) noexcept;
-  HRESULT end_accept(channel& ch, int fd, std::unique_lock<std::mutex>& lock, WS_ERROR* error) noexcept;
-  void close_descriptors() noexcept;
   void accept_done(channel& ch, int res) noexcept;
   void start_pending(channel& ch) noexcept;
   void link_pending(channel& ch) noexcept;
@@ -184,8 +174,6 @@ class listener {
   std::mutex mu_;
   WS_LISTENER_STATE state_ = WS_LISTENER_STATE_CREATED;
   platform::listener_slot slot_;
-  // Signalled by abort and close: wakes synchronous accepts blocked in their threads.
-  platform::wake_event cancel_event_;
   channel* pending_head_ = nullptr;  // accepts handed to the loop, FIFO
   channel* pending_tail_ = nullptr;
   std::uint32_t inflight_ = 0;  // accepts started and not yet reported to their caller

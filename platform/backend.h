@@ -6,8 +6,6 @@
 #include <cstdint>
 #include <string_view>
 
-#include "platform/socket.h"
-
 namespace openwws::platform {
 
 struct io_op;
@@ -28,10 +26,6 @@ struct listener_slot {
   // start_accept. While non-zero, core sends accepts to the loop instead of trying
   // accept4 itself, so that queued connections are served first. Loop thread writes.
   std::atomic<std::uint32_t> ready{0};
-  // Readable while ready > 0, so that threads blocked in their own poll on fd learn
-  // of connections a backend took. Core opens and closes it; the backend signals it
-  // when its queue fills and drains it when the queue empties.
-  wake_event ready_event;
   io_op* head_ = nullptr;  // accepts waiting for a connection, FIFO
   io_op* tail_ = nullptr;
   void* backend_data_ = nullptr;

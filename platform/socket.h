@@ -66,20 +66,6 @@ int peer_address(int fd, sockaddr_storage& out) noexcept;
 // "Address already in use" for EADDRINUSE.
 std::string errno_text(int err);
 
-// A descriptor that polls readable from signal() until drain(): an eventfd on Linux,
-// a pipe elsewhere. Used to wake threads blocked in wait_readable.
-struct wake_event {
-  int rfd = -1;
-  int wfd = -1;
-  int open() noexcept;  // 0 or -errno
-  void signal() noexcept;
-  void drain() noexcept;
-  void close() noexcept;
-};
-
-// Blocks until one of fds (negative ones are skipped) is readable: its index, or -errno.
-int wait_readable(const int* fds, int count) noexcept;
-
 // How many descriptors the process has open (Linux /proc/self/fd, macOS /dev/fd).
 int open_descriptor_count() noexcept;
 

@@ -92,7 +92,6 @@ class io_uring_backend final : public backend {
       int fd = src->ready.front();
       src->ready.erase(src->ready.begin());
       slot.ready.store(static_cast<std::uint32_t>(src->ready.size()), std::memory_order_relaxed);
-      if (src->ready.empty()) slot.ready_event.drain();
       op.complete(op, fd);
       return;
     }
@@ -136,7 +135,6 @@ class io_uring_backend final : public backend {
     for (int fd : src->ready) close_fd(fd);
     src->ready.clear();
     slot.ready.store(0, std::memory_order_relaxed);
-    slot.ready_event.drain();
     if (src->armed) {
       if (!src->cancel_sent) submit_cancel(tagged(src, tag_source));
       src->cancel_sent = true;
@@ -278,7 +276,6 @@ class io_uring_backend final : public backend {
         try {
           src.ready.push_back(res);
           slot->ready.store(static_cast<std::uint32_t>(src.ready.size()), std::memory_order_relaxed);
-          if (src.ready.size() == 1) slot->ready_event.signal();
         } catch (const std::bad_alloc&) {
           close_fd(res);
         }

@@ -8,10 +8,6 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <poll.h>
-#ifdef __linux__
-#include <sys/eventfd.h>
-#endif
 #include <unistd.h>
 
 #include <cerrno>
@@ -270,58 +266,6 @@ std::string errno_text(int err) {
   if (::strerror_r(err, buf, sizeof buf) != 0) return "error " + std::to_string(err);
   return std::string(buf);
 #endif
-}
-
-int wake_event::open() noexcept {
-#ifdef __linux__
-  rfd = wfd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  return rfd < 0 ? -errno : 0;
-#else
-  int p[2];
-  if (::pipe(p) < 0) return -errno;
-  for (int fd : p) {
-    if (int rc = set_nonblocking_cloexec(fd); rc < 0) {
-      ::close(p[0]);
-      ::close(p[1]);
-      return rc;
-    }
-  }
-  rfd = p[0];
-  wfd = p[1];
-  return 0;
-#endif
-}
-
-void wake_event::signal() noexcept {
-  std::uint64_t one = 1;
-  [[maybe_unused]] ssize_t r = ::write(wfd, &one, wfd == rfd ? sizeof one : 1);
-}
-
-void wake_event::drain() noexcept {
-  char buf[64];
-  while (::read(rfd, buf, sizeof buf) > 0) {
-  }
-}
-
-void wake_event::close() noexcept {
-  if (wfd != rfd) close_fd(wfd);
-  close_fd(rfd);
-  rfd = wfd = -1;
-}
-
-int wait_readable(const int* fds, int count) noexcept {
-  pollfd p[8];
-  if (count > 8) return -EINVAL;
-  for (int i = 0; i < count; ++i) p[i] = pollfd{fds[i], POLLIN, 0};
-  for (;;) {
-    int n = ::poll(p, static_cast<nfds_t>(count), -1);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return -errno;
-    }
-    for (int i = 0; i < count; ++i)
-      if (p[i].revents) return i;
-  }
 }
 
 int open_descriptor_count() noexcept {

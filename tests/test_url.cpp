@@ -125,8 +125,7 @@ TEST_CASE_FIXTURE(fd_guard, "reset_heap_makes_the_quota_available_again") {
 }
 
 TEST_CASE_FIXTURE(fd_guard, "free_heap_null_is_harmless") {
-  WsFreeHeap(nullptr);
-  CHECK(true);
+  WsFreeHeap(nullptr);  // passes by not crashing
 }
 
 // ---- WsDecodeUrl ----------------------------------------------------------------------

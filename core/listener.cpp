@@ -509,20 +509,13 @@ HRESULT listener::get_property(WS_LISTENER_PROPERTY_ID id, void* value, ULONG si
       return S_OK;
     }
     default:
-      if (is_unsupported_feature(id))
-        return fail(error, E_INVALIDARG,
-                    format("WsGetListenerProperty: property %u cannot be read", static_cast<unsigned>(id)));
       std::lock_guard lock(mu_);
       return load_prop(listener_table, &props_, id, value, size, what, error);
   }
 }
 
 HRESULT listener::set_property(WS_LISTENER_PROPERTY_ID id, const void* value, ULONG size, WS_ERROR* error) noexcept {
-  if (is_unsupported_feature(id))
-    return fail(error, E_INVALIDARG,
-                format("WsSetListenerProperty: property %u (custom listeners, multicast) is not supported",
-                       static_cast<unsigned>(id)));
-  std::lock_guard lock(mu_);
+  std::lock_guard lock(mu_);  // ids outside the table (custom, multicast) are E_INVALIDARG there
   return store_prop(listener_table, &props_, id, value, size, can_set, "WsSetListenerProperty: listener", error);
 }
 

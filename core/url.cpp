@@ -47,10 +47,9 @@ bool unescape(std::u16string_view in, std::u16string& out) {
   };
   for (std::size_t i = 0; i < in.size(); ++i) {
     if (in[i] == u'%') {
-      if (i + 2 >= in.size() + 0 && i + 2 > in.size() - 1 + 1) return false;
-      if (i + 2 >= in.size() + 1) return false;
-      int hi = i + 1 < in.size() ? hex_value(in[i + 1]) : -1;
-      int lo = i + 2 < in.size() ? hex_value(in[i + 2]) : -1;
+      if (i + 2 >= in.size()) return false;  // '%' needs two hex digits after it
+      int hi = hex_value(in[i + 1]);
+      int lo = hex_value(in[i + 2]);
       if (hi < 0 || lo < 0) return false;
       bytes.push_back(static_cast<char>(hi * 16 + lo));
       i += 2;

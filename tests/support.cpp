@@ -161,6 +161,15 @@ bool callback_probe::wait(std::chrono::milliseconds timeout) const {
   return wait_until([this] { return calls.load() > 0; }, timeout);
 }
 
+HRESULT callback_probe::outcome(HRESULT returned) {
+  bool async = returned == WS_S_ASYNC;
+  if (async) REQUIRE(wait());
+  std::this_thread::sleep_for(std::chrono::milliseconds(30));  // a second callback would show by now
+  CHECK(calls.load() == (async ? 1 : 0));
+  CHECK_FALSE(on_caller_thread.load());
+  return async ? hr.load() : returned;
+}
+
 void CALLBACK callback_probe::callback(HRESULT hr, WS_CALLBACK_MODEL model, void* state) {
   auto* p = static_cast<callback_probe*>(state);
   if (std::this_thread::get_id() == p->caller) p->on_caller_thread = true;

@@ -69,6 +69,10 @@ struct callback_probe {
   std::thread::id caller = std::this_thread::get_id();
   WS_ASYNC_CONTEXT ctx();
   bool wait(std::chrono::milliseconds timeout = std::chrono::seconds(10)) const;
+  // The asynchronous model's rule for a call that returned `returned`: WS_S_ASYNC means
+  // exactly one callback (waited for), anything else none; never on the caller's thread
+  // before returning. Returns the operation's final HRESULT.
+  HRESULT outcome(HRESULT returned);
   static void CALLBACK callback(HRESULT hr, WS_CALLBACK_MODEL model, void* state);
 };
 

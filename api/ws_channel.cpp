@@ -78,9 +78,7 @@ HRESULT WINAPI WsResetChannel(WS_CHANNEL* channel, WS_ERROR* error) {
 
 void WINAPI WsFreeChannel(WS_CHANNEL* channel) {
   if (!usable(channel)) return;
-  channel->prepare_free();
-  delete channel;
-  core::runtime::release();
+  channel->free();
 }
 
 HRESULT WINAPI WsGetChannelProperty(WS_CHANNEL* channel, WS_CHANNEL_PROPERTY_ID id, void* value, ULONG valueSize,

@@ -85,9 +85,7 @@ HRESULT WINAPI WsResetListener(WS_LISTENER* listener, WS_ERROR* error) {
 
 void WINAPI WsFreeListener(WS_LISTENER* listener) {
   if (!usable(listener)) return;
-  listener->prepare_free();
-  delete listener;
-  core::runtime::release();
+  listener->free();
 }
 
 HRESULT WINAPI WsGetListenerProperty(WS_LISTENER* listener, WS_LISTENER_PROPERTY_ID id, void* value,

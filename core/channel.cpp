@@ -11,9 +11,7 @@
 #include "platform/socket.h"
 
 #include <cerrno>
-#include <chrono>
 #include <cstring>
-#include <thread>
 
 namespace openwws::core {
 
@@ -95,17 +93,14 @@ channel::channel(runtime& rt, WS_CHANNEL_TYPE type, WS_CHANNEL_BINDING binding, 
   props_.channel_type = type;
   if (binding == WS_HTTP_CHANNEL_BINDING || binding == WS_UDP_CHANNEL_BINDING)
     props_.encoding = WS_ENCODING_XML_UTF8;
-  if (owner) {
-    // Channels made for a listener take these from the listener (WsCreateChannelForListener).
-    props_.callback_model = owner->callback_model();
-    props_.ip_version = owner->ip_version();
-  }
+  // Channels made for a listener take these from the listener (WsCreateChannelForListener).
+  if (owner) owner->channel_defaults(props_.callback_model, props_.ip_version);
   start_cmd_.run = run_start;
   cancel_connect_cmd_.run = run_cancel_connect;
 }
 
 channel::~channel() {
-  magic_ = 0;
+  magic_.store(0, std::memory_order_relaxed);
   platform::close_fd(fd_);
 }
 
@@ -127,16 +122,51 @@ void channel::apply_socket_options() noexcept {
     platform::set_keep_alive(fd_, true, props_.keep_alive_time, props_.keep_alive_interval);
 }
 
-void channel::finish_pending(int fd) noexcept {
-  std::lock_guard lock(mu_);
+void channel::arm(const WS_ASYNC_CONTEXT* ctx, WS_CALLBACK_MODEL model, sync_waiter* waiter,
+                  void (*finish)(void*, bool) noexcept) noexcept {
+  done_.arm(ctx, model, waiter);
+  done_.owner = this;
+  done_.group = nullptr;
+  done_.publish = publish_result;
+  done_.finish = finish;
+}
+
+void channel::publish_result(void* self, HRESULT) noexcept {
+  auto& ch = *static_cast<channel*>(self);
+  std::lock_guard lock(ch.mu_);
+  int fd = ch.result_fd_;
+  ch.result_fd_ = -1;
   if (fd >= 0) {
-    fd_ = fd;
-    session_shut_down_ = false;
-    state_ = WS_CHANNEL_STATE_OPEN;
-    apply_socket_options();
+    ch.fd_ = fd;
+    ch.session_shut_down_ = false;
+    ch.state_ = WS_CHANNEL_STATE_OPEN;
+    ch.apply_socket_options();
   } else {
-    state_ = WS_CHANNEL_STATE_CREATED;
+    ch.state_ = WS_CHANNEL_STATE_CREATED;
   }
+}
+
+void channel::op_ended() noexcept {
+  bool doomed;
+  {
+    std::lock_guard lock(mu_);
+    doomed = ops_.end();
+  }
+  if (doomed) destroy();
+}
+
+void channel::finish_accept(void* self, bool group_taken) noexcept {
+  auto& ch = *static_cast<channel*>(self);
+  if (!group_taken) ch.owner_->accept_finished();
+  ch.op_ended();
+}
+
+void channel::finish_connect(void* self, bool) noexcept { static_cast<channel*>(self)->op_ended(); }
+
+void channel::end_early(int fd) noexcept {
+  result_fd_ = fd;
+  publish_result(this, S_OK);
+  op_ended();
 }
 
 // ---- the op's loop-thread side ------------------------------------------------------
@@ -156,6 +186,7 @@ void channel::run_cancel_connect(command& c) noexcept {
   channel& self = owner_of(c, &channel::cancel_connect_cmd_);
   if (self.op_.cancel_requested.load(std::memory_order_acquire)) self.rt_.io().cancel(self.op_);
   self.cancel_connect_posted_.store(false, std::memory_order_release);
+  self.op_ended();  // the command counted as an operation: the channel outlived it
 }
 
 void channel::on_accept_done(platform::io_op& op, int res) noexcept {
@@ -176,7 +207,7 @@ void channel::on_connect_done(platform::io_op& op, int res) noexcept {
              ? fail(self.op_error_, WS_E_OPERATION_ABORTED, "WsOpenChannel: the channel was aborted while opening")
              : fail_errno(self.op_error_, platform::hresult_from_errno(-res), "WsOpenChannel: cannot connect", -res);
   }
-  self.finish_pending(fd);
+  self.result_fd_ = fd;
   self.rt_.complete(self.done_, hr);
 }
 
@@ -195,6 +226,7 @@ HRESULT channel::open(const WS_ENDPOINT_ADDRESS& address, const WS_ASYNC_CONTEXT
                          state_name(state_)));
     state_ = WS_CHANNEL_STATE_OPENING;
     op_.cancel_requested.store(false, std::memory_order_relaxed);
+    ops_.begin();
   }
   try {
     std::string text = utf16_to_utf8(
@@ -212,8 +244,9 @@ HRESULT channel::open(const WS_ENDPOINT_ADDRESS& address, const WS_ASYNC_CONTEXT
       why = "WsOpenChannel: a TCP channel needs a net.tcp:// URL, not '" + text + "'";
     }
     if (FAILED(hr)) {
-      finish_pending(-1);
-      return fail(error, hr, why);
+      hr = fail(error, hr, why);
+      end_early(-1);
+      return hr;
     }
     platform::ip_family family = props_.ip_version == WS_IP_VERSION_4   ? platform::ip_family::v4
                                  : props_.ip_version == WS_IP_VERSION_6 ? platform::ip_family::v6
@@ -229,32 +262,41 @@ HRESULT channel::open(const WS_ENDPOINT_ADDRESS& address, const WS_ASYNC_CONTEXT
         platform::close_fd(fd);
         rc = -ECANCELED;
       }
-      finish_pending(rc == 0 ? fd : -1);
-      if (rc == 0) return S_OK;
+      HRESULT result = S_OK;
       if (rc == -ECANCELED)
-        return fail(error, WS_E_OPERATION_ABORTED, "WsOpenChannel: the channel was aborted while opening");
-      if (rc == -ENOENT)
-        return fail(error, WS_E_ENDPOINT_NOT_FOUND, "WsOpenChannel: host '" + host + "' has no address");
-      return fail_errno(error, platform::hresult_from_errno(-rc), "WsOpenChannel: cannot connect to '" + text + "'",
-                        -rc);
+        result = fail(error, WS_E_OPERATION_ABORTED, "WsOpenChannel: the channel was aborted while opening");
+      else if (rc == -ENOENT)
+        result = fail(error, WS_E_ENDPOINT_NOT_FOUND, "WsOpenChannel: host '" + host + "' has no address");
+      else if (rc < 0)
+        result = fail_errno(error, platform::hresult_from_errno(-rc),
+                            "WsOpenChannel: cannot connect to '" + text + "'", -rc);
+      end_early(rc == 0 ? fd : -1);
+      return result;
     }
     if (!ctx && rt_.on_loop_thread()) {
       platform::close_fd(fd);
-      finish_pending(-1);
-      return fail(error, WS_E_INVALID_OPERATION,
-                  "WsOpenChannel: a synchronous open from a WS_SHORT_CALLBACK would block the I/O thread");
+      hr = fail(error, WS_E_INVALID_OPERATION,
+                "WsOpenChannel: a synchronous open from a WS_SHORT_CALLBACK would block the I/O thread");
+      end_early(-1);
+      return hr;
     }
     op_.kind = platform::op_kind::connect;
     op_.fd = fd;
     op_.complete = on_connect_done;
     op_error_ = error;
-    done_.prepare(ctx, props_.callback_model);
-    done_.after = nullptr;
+    sync_waiter waiter;
+    WS_CALLBACK_MODEL model;
+    {
+      std::lock_guard lock(mu_);
+      model = props_.callback_model;
+    }
+    arm(ctx, model, &waiter, finish_connect);
     rt_.post(start_cmd_);
-    return ctx ? WS_S_ASYNC : done_.wait();
+    return ctx ? WS_S_ASYNC : done_.wait_and_report(waiter);
   } catch (const std::bad_alloc&) {
-    finish_pending(-1);
-    return fail(error, E_OUTOFMEMORY, "WsOpenChannel: out of memory");
+    HRESULT hr = fail(error, E_OUTOFMEMORY, "WsOpenChannel: out of memory");
+    end_early(-1);
+    return hr;
   }
 }
 
@@ -265,38 +307,50 @@ HRESULT channel::close(const WS_ASYNC_CONTEXT*, WS_ERROR* error) noexcept {
   switch (state_) {
     case WS_CHANNEL_STATE_CREATED:
     case WS_CHANNEL_STATE_CLOSED:
-      state_ = WS_CHANNEL_STATE_CLOSED;
-      return S_OK;
     case WS_CHANNEL_STATE_OPEN:
     case WS_CHANNEL_STATE_FAULTED:
-      // No message I/O runs on openwws channels, so the graceful close is the FIN
-      // that close() sends; it completes at once.
-      platform::close_fd(fd_);
-      fd_ = -1;
-      state_ = WS_CHANNEL_STATE_CLOSED;
+      close_locked();
       return S_OK;
     default:
       return fail(error, WS_E_INVALID_OPERATION, format("WsCloseChannel: the channel is %s", state_name(state_)));
   }
 }
 
+// No message I/O runs on openwws channels, so the graceful close is the FIN that
+// close() sends; it completes at once.
+void channel::close_locked() noexcept {
+  platform::close_fd(fd_);
+  fd_ = -1;
+  state_ = WS_CHANNEL_STATE_CLOSED;
+}
+
 HRESULT channel::abort(WS_ERROR*) noexcept {
-  WS_CHANNEL_STATE s;
-  {
-    std::lock_guard lock(mu_);
-    s = state_;
-    if (s == WS_CHANNEL_STATE_OPEN) {
+  std::lock_guard lock(mu_);
+  abort_locked();
+  return S_OK;
+}
+
+void channel::abort_locked() noexcept {
+  switch (state_) {
+    case WS_CHANNEL_STATE_OPEN:
       state_ = WS_CHANNEL_STATE_FAULTED;
       ::shutdown(fd_, SHUT_RDWR);  // ends any I/O the peer or a reader is waiting on
-    }
+      break;
+    case WS_CHANNEL_STATE_ACCEPTING:
+      // With mu_ held: the accept stays in flight, so the listener, which counts it, is
+      // still there (lock order: channel, then listener).
+      owner_->abort_accept(*this);
+      break;
+    case WS_CHANNEL_STATE_OPENING:
+      op_.cancel_requested.store(true, std::memory_order_release);
+      if (!cancel_connect_posted_.exchange(true, std::memory_order_acq_rel)) {
+        ops_.begin();
+        rt_.post(cancel_connect_cmd_);
+      }
+      break;
+    default:
+      break;
   }
-  if (s == WS_CHANNEL_STATE_ACCEPTING) {
-    owner_->abort_accept(*this);
-  } else if (s == WS_CHANNEL_STATE_OPENING) {
-    op_.cancel_requested.store(true, std::memory_order_release);
-    if (!cancel_connect_posted_.exchange(true, std::memory_order_acq_rel)) rt_.post(cancel_connect_cmd_);
-  }
-  return S_OK;
 }
 
 HRESULT channel::reset(WS_ERROR* error) noexcept {
@@ -328,25 +382,24 @@ HRESULT channel::shutdown_session(const WS_ASYNC_CONTEXT*, WS_ERROR* error) noex
   return S_OK;
 }
 
-void channel::prepare_free() noexcept {
-  for (;;) {
-    WS_CHANNEL_STATE s;
-    {
-      std::lock_guard lock(mu_);
-      s = state_;
-    }
-    if (s == WS_CHANNEL_STATE_OPEN || s == WS_CHANNEL_STATE_FAULTED) {
-      close(nullptr, nullptr);
-      continue;
-    }
-    if (s != WS_CHANNEL_STATE_ACCEPTING && s != WS_CHANNEL_STATE_OPENING &&
-        !cancel_connect_posted_.load(std::memory_order_acquire))
-      return;
-    // Freeing a channel mid-accept is undefined on Windows; here it is aborted and
-    // the operation allowed to report before the memory goes.
-    abort(nullptr);
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+void channel::free() noexcept {
+  std::unique_lock lock(mu_);
+  magic_.store(0, std::memory_order_relaxed);
+  // Freeing a channel mid-operation is undefined on Windows; here the operation is
+  // aborted and still reports (its callback runs) before the memory goes.
+  if (state_ == WS_CHANNEL_STATE_OPEN || state_ == WS_CHANNEL_STATE_FAULTED)
+    close_locked();
+  else
+    abort_locked();
+  if (ops_.free(lock, rt_.may_wait_for(this))) {
+    lock.unlock();
+    destroy();
   }
+}
+
+void channel::destroy() noexcept {
+  delete static_cast<_WS_CHANNEL*>(this);
+  runtime::release();
 }
 
 // ---- properties ---------------------------------------------------------------------

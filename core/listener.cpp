@@ -17,9 +17,7 @@
 #include <sys/socket.h>
 
 #include <cerrno>
-#include <chrono>
 #include <cstring>
-#include <thread>
 
 namespace openwws::core {
 
@@ -81,7 +79,7 @@ listener::listener(runtime& rt, WS_CHANNEL_TYPE type, WS_CHANNEL_BINDING binding
 }
 
 listener::~listener() {
-  magic_ = 0;
+  magic_.store(0, std::memory_order_relaxed);
   platform::close_fd(slot_.fd);
 }
 
@@ -158,25 +156,28 @@ HRESULT listener::open(const WS_STRING& url, const WS_ASYNC_CONTEXT*, WS_ERROR* 
                          state_name(state_)));
     state_ = WS_LISTENER_STATE_OPENING;
     aborted_while_opening_ = false;
+    ops_.begin();
   }
   // Binding is quick and local, so the open completes before returning even when
   // asked to run asynchronously (allowed: the callback is then not called).
   int fd = -1;
   HRESULT hr = bind_url(url, fd, error);
-  std::lock_guard lock(mu_);
-  if (aborted_while_opening_) {
-    platform::close_fd(fd);
-    state_ = WS_LISTENER_STATE_CREATED;
-    return fail(error, WS_E_OPERATION_ABORTED, "WsOpenListener: WsAbortListener was called while opening");
+  bool doomed;
+  {
+    std::lock_guard lock(mu_);
+    if (aborted_while_opening_) {
+      platform::close_fd(fd);
+      hr = fail(error, WS_E_OPERATION_ABORTED, "WsOpenListener: WsAbortListener was called while opening");
+    }
+    if (SUCCEEDED(hr)) {
+      slot_.fd = fd;
+      slot_.backlog = static_cast<int>(props_.listen_backlog);
+    }
+    state_ = SUCCEEDED(hr) ? WS_LISTENER_STATE_OPEN : WS_LISTENER_STATE_CREATED;
+    doomed = ops_.end();
   }
-  if (FAILED(hr)) {
-    state_ = WS_LISTENER_STATE_CREATED;
-    return hr;
-  }
-  slot_.fd = fd;
-  slot_.backlog = static_cast<int>(props_.listen_backlog);
-  state_ = WS_LISTENER_STATE_OPEN;
-  return S_OK;
+  if (doomed) destroy();
+  return hr;
 }
 
 // ---- accept -------------------------------------------------------------------------
@@ -216,64 +217,68 @@ HRESULT listener::accept(channel& ch, const WS_ASYNC_CONTEXT* ctx, WS_ERROR* err
                          state_name(ch.state_)));
     ch.state_ = WS_CHANNEL_STATE_ACCEPTING;
     ch.op_.cancel_requested.store(false, std::memory_order_relaxed);
+    ch.ops_.begin();
   }
   std::unique_lock lock(mu_);
-  auto refuse = [&](HRESULT hr, std::string text) {
+  // Ends the accept before it reached the loop; counted: it had passed the state check.
+  auto refuse = [&](HRESULT hr, const std::string& text, bool counted) {
     lock.unlock();
-    ch.finish_pending(-1);
-    return fail(error, hr, text);
+    HRESULT result = fail(error, hr, text);
+    ch.end_early(-1);
+    if (counted) accept_finished();
+    return result;
   };
   if (state_ != WS_LISTENER_STATE_OPEN) {
     if (state_ == WS_LISTENER_STATE_FAULTED)
-      return refuse(WS_E_OBJECT_FAULTED, "WsAcceptChannel: the listener has faulted (WsAbortListener was called)");
+      return refuse(WS_E_OBJECT_FAULTED, "WsAcceptChannel: the listener has faulted (WsAbortListener was called)",
+                    false);
     return refuse(WS_E_INVALID_OPERATION,
-                  format("WsAcceptChannel: the listener is %s; accepting needs an OPEN listener", state_name(state_)));
+                  format("WsAcceptChannel: the listener is %s; accepting needs an OPEN listener", state_name(state_)),
+                  false);
   }
   if (ch.op_.cancel_requested.load(std::memory_order_relaxed))
-    return refuse(WS_E_OPERATION_ABORTED, "WsAcceptChannel: the channel was aborted");
+    return refuse(WS_E_OPERATION_ABORTED, "WsAcceptChannel: the channel was aborted", false);
   ++inflight_;
+  ops_.begin();
   if (!pending_head_ && slot_.ready.load(std::memory_order_relaxed) == 0) {
     // Nothing queued: take a connection that is already waiting, on this thread,
     // without a trip through the loop (the fast path under load).
     lock.unlock();
     int fd = platform::accept_one(slot_.fd);
     lock.lock();
+    bool aborted = state_ != WS_LISTENER_STATE_OPEN || ch.op_.cancel_requested.load(std::memory_order_relaxed);
     if (fd != -EAGAIN) {
-      bool aborted = state_ != WS_LISTENER_STATE_OPEN || ch.op_.cancel_requested.load(std::memory_order_relaxed);
-      op_finished_locked();
       lock.unlock();
       if (fd >= 0 && aborted) {
         platform::close_fd(fd);
         fd = -ECANCELED;
       }
-      ch.finish_pending(fd);
-      if (fd >= 0) return S_OK;
+      HRESULT hr = S_OK;
       if (fd == -ECANCELED)
-        return fail(error, WS_E_OPERATION_ABORTED, "WsAcceptChannel: the listener was aborted or closed");
-      return fail_errno(error, platform::hresult_from_errno(-fd), "WsAcceptChannel: accept failed", -fd);
+        hr = fail(error, WS_E_OPERATION_ABORTED, "WsAcceptChannel: the listener was aborted or closed");
+      else if (fd < 0)
+        hr = fail_errno(error, platform::hresult_from_errno(-fd), "WsAcceptChannel: accept failed", -fd);
+      ch.end_early(fd);
+      accept_finished();
+      return hr;
     }
-    if (state_ != WS_LISTENER_STATE_OPEN || ch.op_.cancel_requested.load(std::memory_order_relaxed)) {
-      op_finished_locked();
-      return refuse(WS_E_OPERATION_ABORTED, "WsAcceptChannel: the listener was aborted or closed");
-    }
+    if (aborted) return refuse(WS_E_OPERATION_ABORTED, "WsAcceptChannel: the listener was aborted or closed", true);
   }
-  if (!ctx && rt_.on_loop_thread()) {
-    op_finished_locked();
+  if (!ctx && rt_.on_loop_thread())
     return refuse(WS_E_INVALID_OPERATION,
-                  "WsAcceptChannel: a synchronous accept from a WS_SHORT_CALLBACK would block the I/O thread");
-  }
+                  "WsAcceptChannel: a synchronous accept from a WS_SHORT_CALLBACK would block the I/O thread", true);
   link_pending(ch);
   loop_knows_slot_ = true;
   ch.op_.kind = platform::op_kind::accept;
   ch.op_.slot = &slot_;
   ch.op_.complete = channel::on_accept_done;
   ch.op_error_ = error;
-  ch.done_.prepare(ctx, props_.callback_model);
-  ch.done_.after = op_finished;
-  ch.done_.after_owner = this;
+  sync_waiter waiter;
+  ch.arm(ctx, props_.callback_model, &waiter, channel::finish_accept);
+  ch.done_.group = this;
   lock.unlock();
   rt_.post(ch.start_cmd_);
-  return ctx ? WS_S_ASYNC : ch.done_.wait();
+  return ctx ? WS_S_ASYNC : ch.done_.wait_and_report(waiter);
 }
 
 // Loop thread: the accept's start command.
@@ -310,45 +315,48 @@ void listener::accept_done(channel& ch, int res) noexcept {
   } else if (res < 0) {
     hr = fail_errno(ch.op_error_, platform::hresult_from_errno(-res), "WsAcceptChannel: accept failed", -res);
   }
-  ch.finish_pending(res);
+  ch.result_fd_ = res >= 0 ? res : -1;
   rt_.complete(ch.done_, hr);
 }
 
-void listener::op_finished_locked() noexcept {
+bool listener::accept_finished_locked() noexcept {
   --inflight_;
   if (state_ == WS_LISTENER_STATE_CLOSING && inflight_ == 0 && !finish_posted_) {
     finish_posted_ = true;
     rt_.post(finish_close_cmd_);
   }
+  return ops_.end();
 }
 
-void listener::op_finished(void* self) noexcept {
-  auto* l = static_cast<listener*>(self);
-  std::lock_guard lock(l->mu_);
-  l->op_finished_locked();
+void listener::accept_finished() noexcept {
+  bool doomed;
+  {
+    std::lock_guard lock(mu_);
+    doomed = accept_finished_locked();
+  }
+  if (doomed) destroy();
 }
 
 // ---- abort, cancel, close -----------------------------------------------------------
 
+// The cancel command is counted as an operation: the listener outlives it.
+void listener::post_cancel_locked() noexcept {
+  if (cancel_posted_) return;
+  cancel_posted_ = true;
+  ops_.begin();
+  rt_.post(cancel_cmd_);
+}
+
 void listener::request_cancel_all_locked() noexcept {
-  bool any = false;
-  for (channel* ch = pending_head_; ch; ch = ch->pend_next_) {
+  for (channel* ch = pending_head_; ch; ch = ch->pend_next_)
     ch->op_.cancel_requested.store(true, std::memory_order_relaxed);
-    any = true;
-  }
-  if (any && !cancel_posted_) {
-    cancel_posted_ = true;
-    rt_.post(cancel_cmd_);
-  }
+  if (pending_head_) post_cancel_locked();
 }
 
 void listener::abort_accept(channel& ch) noexcept {
   std::lock_guard lock(mu_);
   ch.op_.cancel_requested.store(true, std::memory_order_relaxed);
-  if (ch.pending_ && !cancel_posted_) {
-    cancel_posted_ = true;
-    rt_.post(cancel_cmd_);
-  }
+  if (ch.pending_) post_cancel_locked();
 }
 
 // Loop thread: cancel every started accept that was asked to stop. The backend may
@@ -372,10 +380,15 @@ void listener::run_cancel(command& c) noexcept {
     batch = ch->cancel_next_;
     self.rt_.io().cancel(ch->op_);
   }
+  bool doomed;
+  {
+    std::lock_guard lock(self.mu_);
+    doomed = self.ops_.end();
+  }
+  if (doomed) self.destroy();
 }
 
-HRESULT listener::abort() noexcept {
-  std::lock_guard lock(mu_);
+void listener::abort_locked() noexcept {
   switch (state_) {
     case WS_LISTENER_STATE_OPEN:
       state_ = WS_LISTENER_STATE_FAULTED;
@@ -390,6 +403,11 @@ HRESULT listener::abort() noexcept {
       break;
   }
   request_cancel_all_locked();
+}
+
+HRESULT listener::abort() noexcept {
+  std::lock_guard lock(mu_);
+  abort_locked();
   return S_OK;
 }
 
@@ -408,54 +426,77 @@ HRESULT listener::close(const WS_ASYNC_CONTEXT* ctx, WS_ERROR* error) noexcept {
     default:
       break;
   }
-  // Called from one of this listener's own callbacks: that accept is over as far as
-  // the close is concerned, or the close would wait for itself.
-  bool own = runtime::delivering_for(this);
+  // Called from one of this listener's own accept callbacks: that accept is over as
+  // far as the close is concerned, or the close would wait for itself.
+  bool own = runtime::delivering_group(this);
   std::uint32_t others = inflight_ - (own ? 1 : 0);
   if (!ctx && rt_.on_loop_thread() && (others > 0 || loop_knows_slot_))
     return fail(error, WS_E_INVALID_OPERATION,
                 "WsCloseListener: a synchronous close from a WS_SHORT_CALLBACK would block the I/O thread");
-  if (own) {
-    runtime::consume_delivery();
-    --inflight_;
-  }
+  if (own && runtime::take_group_delivery(this)) accept_finished_locked();  // not freeing: never the last
+  sync_waiter waiter;
+  if (start_close_locked(ctx, &waiter, error) == S_OK) return S_OK;
+  lock.unlock();
+  return ctx ? WS_S_ASYNC : close_done_.wait_and_report(waiter);
+}
+
+// CLOSING, then CLOSED at once if the loop never saw the socket and no accept is in
+// flight (S_OK); otherwise the close is armed and reports later (WS_S_ASYNC).
+HRESULT listener::start_close_locked(const WS_ASYNC_CONTEXT* ctx, sync_waiter* waiter, WS_ERROR* error) noexcept {
   state_ = WS_LISTENER_STATE_CLOSING;
   aborted_while_closing_ = false;
   finish_posted_ = false;
-  close_done_.prepare(ctx, props_.callback_model);
-  close_done_.after = nullptr;
-  close_error_ = error;
   request_cancel_all_locked();
+  if (inflight_ == 0 && !loop_knows_slot_) {
+    platform::close_fd(slot_.fd);
+    slot_.fd = -1;
+    state_ = WS_LISTENER_STATE_CLOSED;
+    return S_OK;
+  }
+  ops_.begin();
+  close_error_ = error;
+  close_done_.arm(ctx, props_.callback_model, waiter);
+  close_done_.owner = this;
+  close_done_.group = nullptr;
+  close_done_.publish = publish_close;
+  close_done_.finish = finish_close;
   if (inflight_ == 0) {
-    if (!loop_knows_slot_) {
-      // The loop never saw this socket: nothing to wait for.
-      platform::close_fd(slot_.fd);
-      slot_.fd = -1;
-      state_ = WS_LISTENER_STATE_CLOSED;
-      return S_OK;
-    }
     finish_posted_ = true;
     rt_.post(finish_close_cmd_);
   }
-  lock.unlock();
-  return ctx ? WS_S_ASYNC : close_done_.wait();
+  return WS_S_ASYNC;
 }
 
 // Loop thread: no accept is in flight any more; forget the socket and report.
 void listener::run_finish_close(command& c) noexcept {
   listener& self = owner_of(c, &listener::finish_close_cmd_);
   self.rt_.io().remove_listener(self.slot_);
-  platform::close_fd(self.slot_.fd);
   HRESULT hr = S_OK;
   {
     std::lock_guard lock(self.mu_);
+    platform::close_fd(self.slot_.fd);
     self.slot_.fd = -1;
     self.loop_knows_slot_ = false;
-    self.state_ = WS_LISTENER_STATE_CLOSED;
     if (self.aborted_while_closing_) hr = WS_E_OPERATION_ABORTED;
   }
   if (FAILED(hr)) fail(self.close_error_, hr, "WsCloseListener: WsAbortListener was called while closing");
   self.rt_.complete(self.close_done_, hr);  // the listener may be freed from here on
+}
+
+void listener::publish_close(void* self, HRESULT) noexcept {
+  auto& l = *static_cast<listener*>(self);
+  std::lock_guard lock(l.mu_);
+  l.state_ = WS_LISTENER_STATE_CLOSED;
+}
+
+void listener::finish_close(void* self, bool) noexcept {
+  auto& l = *static_cast<listener*>(self);
+  bool doomed;
+  {
+    std::lock_guard lock(l.mu_);
+    doomed = l.ops_.end();
+  }
+  if (doomed) l.destroy();
 }
 
 HRESULT listener::reset(WS_ERROR* error) noexcept {
@@ -468,19 +509,34 @@ HRESULT listener::reset(WS_ERROR* error) noexcept {
   return S_OK;
 }
 
-void listener::prepare_free() noexcept {
-  for (;;) {
-    WS_LISTENER_STATE s;
-    {
-      std::lock_guard lock(mu_);
-      s = state_;
-    }
-    if (s == WS_LISTENER_STATE_CREATED || s == WS_LISTENER_STATE_CLOSED) return;
-    // Freeing an open listener is undefined on Windows; here it is closed first.
-    abort();
-    if (close(nullptr, nullptr) != WS_E_INVALID_OPERATION) continue;
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+void listener::free() noexcept {
+  std::unique_lock lock(mu_);
+  magic_.store(0, std::memory_order_relaxed);
+  // Inside one of our accept callbacks that accept is over for the free, as for a close.
+  if (runtime::take_group_delivery(this)) accept_finished_locked();  // not freeing yet: never the last
+  // Freeing an open listener is undefined on Windows; here it is aborted and closed,
+  // with nobody to tell: the close's finish counts down like any operation.
+  if (state_ == WS_LISTENER_STATE_OPEN || state_ == WS_LISTENER_STATE_FAULTED) {
+    abort_locked();
+    start_close_locked(nullptr, nullptr, nullptr);
+  } else if (state_ == WS_LISTENER_STATE_OPENING) {
+    abort_locked();
   }
+  if (ops_.free(lock, rt_.may_wait_for(this))) {
+    lock.unlock();
+    destroy();
+  }
+}
+
+void listener::destroy() noexcept {
+  delete static_cast<_WS_LISTENER*>(this);
+  runtime::release();
+}
+
+void listener::channel_defaults(WS_CALLBACK_MODEL& model, WS_IP_VERSION& ip) noexcept {
+  std::lock_guard lock(mu_);
+  model = props_.callback_model;
+  ip = props_.ip_version;
 }
 
 // ---- properties ---------------------------------------------------------------------

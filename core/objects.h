@@ -9,6 +9,7 @@
 #include "platform/backend.h"
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <mutex>
 #include <string>
@@ -16,6 +17,40 @@
 namespace openwws::core {
 
 class listener;
+
+// Operations of an object that have yet to report, and its free. A free waits for
+// them where it may block; elsewhere (on the I/O thread, or inside one of the
+// object's own callbacks) the last of them deletes the object once it has reported.
+// Guarded by the object's mutex.
+class pending_ops {
+ public:
+  void begin() noexcept { ++count_; }
+  // One operation reported. True: the caller deletes the object, after unlocking.
+  bool end() noexcept {
+    --count_;
+    if (count_ != 0 || !freeing_) return false;
+    if (!waiting_) return true;
+    cv_.notify_all();  // the freeing thread deletes; the caller's unlock is its last touch
+    return false;
+  }
+  // The free. True: the caller deletes the object, after unlocking.
+  bool free(std::unique_lock<std::mutex>& lock, bool may_wait) noexcept {
+    freeing_ = true;
+    if (count_ == 0) return true;
+    if (!may_wait) return false;
+    waiting_ = true;
+    cv_.wait(lock, [this] { return count_ == 0; });
+    return true;
+  }
+  bool freeing() const noexcept { return freeing_; }
+  std::uint32_t count() const noexcept { return count_; }
+
+ private:
+  std::uint32_t count_ = 0;
+  bool freeing_ = false;
+  bool waiting_ = false;
+  std::condition_variable cv_;
+};
 
 struct listener_props {
   ULONG listen_backlog;
@@ -74,7 +109,7 @@ class channel {
   channel(const channel&) = delete;
   channel& operator=(const channel&) = delete;
 
-  bool is_live() const noexcept { return magic_ == live_magic; }
+  bool is_live() const noexcept { return magic_.load(std::memory_order_relaxed) == live_magic; }
   listener* owner() const noexcept { return owner_; }
 
   HRESULT configure(const WS_CHANNEL_PROPERTY* props, ULONG count, WS_ERROR* error) noexcept;
@@ -85,8 +120,9 @@ class channel {
   HRESULT shutdown_session(const WS_ASYNC_CONTEXT* ctx, WS_ERROR* error) noexcept;
   HRESULT get_property(WS_CHANNEL_PROPERTY_ID id, void* value, ULONG size, WS_ERROR* error) noexcept;
   HRESULT set_property(WS_CHANNEL_PROPERTY_ID id, const void* value, ULONG size, WS_ERROR* error) noexcept;
-  // Ends whatever is pending (abort, then wait) so that the object can be deleted.
-  void prepare_free() noexcept;
+  // WsFreeChannel: aborts what is pending and deletes the channel once it reported
+  // (at once, or later where this thread may not wait; see pending_ops).
+  void free() noexcept;
 
  private:
   friend class listener;
@@ -95,11 +131,24 @@ class channel {
   static void run_cancel_connect(command& c) noexcept;
   static void on_connect_done(platform::io_op& op, int res) noexcept;
   static void on_accept_done(platform::io_op& op, int res) noexcept;
-  // Moves ACCEPTING/OPENING back to CREATED, or to OPEN with fd.
-  void finish_pending(int fd) noexcept;
+  // The accept or connect ends: ACCEPTING/OPENING becomes OPEN with result_fd_, or
+  // CREATED. publish and finish are the completion's hooks.
+  static void publish_result(void* self, HRESULT hr) noexcept;
+  static void finish_accept(void* self, bool group_taken) noexcept;
+  static void finish_connect(void* self, bool group_taken) noexcept;
+  // Publishes an operation that ended before it was handed to the loop (fd: the
+  // accepted socket, or < 0). The channel may be gone afterwards.
+  void end_early(int fd) noexcept;
+  // One operation fewer; deletes the channel if a free left that to it.
+  void op_ended() noexcept;
+  void arm(const WS_ASYNC_CONTEXT* ctx, WS_CALLBACK_MODEL model, sync_waiter* waiter,
+           void (*finish)(void*, bool) noexcept) noexcept;
+  void abort_locked() noexcept;
+  void close_locked() noexcept;
+  void destroy() noexcept;
   void apply_socket_options() noexcept;
 
-  std::uint32_t magic_ = live_magic;
+  std::atomic<std::uint32_t> magic_{live_magic};
   runtime& rt_;
   listener* const owner_;  // set for channels from WsCreateChannelForListener
   WS_CHANNEL_BINDING binding_;
@@ -112,6 +161,8 @@ class channel {
   // The one accept or connect this channel can have in flight.
   platform::io_op op_;
   completion done_;
+  int result_fd_ = -1;  // the op's socket, between its completion and its publication
+  pending_ops ops_;
   WS_ERROR* op_error_ = nullptr;
   command start_cmd_;
   command cancel_connect_cmd_;
@@ -133,12 +184,12 @@ class listener {
   listener(const listener&) = delete;
   listener& operator=(const listener&) = delete;
 
-  bool is_live() const noexcept { return magic_ == live_magic; }
+  bool is_live() const noexcept { return magic_.load(std::memory_order_relaxed) == live_magic; }
   runtime& rt() noexcept { return rt_; }
   WS_CHANNEL_TYPE channel_type() const noexcept { return props_.channel_type; }
   WS_CHANNEL_BINDING channel_binding() const noexcept { return props_.channel_binding; }
-  WS_CALLBACK_MODEL callback_model() const noexcept { return props_.callback_model; }
-  WS_IP_VERSION ip_version() const noexcept { return props_.ip_version; }
+  // The properties a channel made for this listener inherits (settable: under mu_).
+  void channel_defaults(WS_CALLBACK_MODEL& model, WS_IP_VERSION& ip) noexcept;
 
   HRESULT configure(const WS_LISTENER_PROPERTY* props, ULONG count, WS_ERROR* error) noexcept;
   HRESULT open(const WS_STRING& url, const WS_ASYNC_CONTEXT* ctx, WS_ERROR* error) noexcept;
@@ -148,8 +199,9 @@ class listener {
   HRESULT reset(WS_ERROR* error) noexcept;
   HRESULT get_property(WS_LISTENER_PROPERTY_ID id, void* value, ULONG size, WS_ERROR* error) noexcept;
   HRESULT set_property(WS_LISTENER_PROPERTY_ID id, const void* value, ULONG size, WS_ERROR* error) noexcept;
-  // Closes an open listener and waits for it, so that the object can be deleted.
-  void prepare_free() noexcept;
+  // WsFreeListener: aborts and closes an open listener and deletes it once every
+  // operation reported (at once, or later where this thread may not wait).
+  void free() noexcept;
 
   // A channel in ACCEPTING was aborted: cancel its accept.
   void abort_accept(channel& ch) noexcept;
@@ -163,12 +215,20 @@ class listener {
   void link_pending(channel& ch) noexcept;
   void unlink_pending(channel& ch) noexcept;
   void request_cancel_all_locked() noexcept;
-  void op_finished_locked() noexcept;
-  static void op_finished(void* self) noexcept;
+  void abort_locked() noexcept;
+  void post_cancel_locked() noexcept;
+  HRESULT start_close_locked(const WS_ASYNC_CONTEXT* ctx, sync_waiter* waiter, WS_ERROR* error) noexcept;
+  // An accept reported to its caller: one fewer in flight. The locked form returns
+  // true when the caller must delete the listener (after unlocking).
+  void accept_finished() noexcept;
+  bool accept_finished_locked() noexcept;
   static void run_cancel(command& c) noexcept;
   static void run_finish_close(command& c) noexcept;
+  static void publish_close(void* self, HRESULT hr) noexcept;
+  static void finish_close(void* self, bool group_taken) noexcept;
+  void destroy() noexcept;
 
-  std::uint32_t magic_ = live_magic;
+  std::atomic<std::uint32_t> magic_{live_magic};
   runtime& rt_;
   listener_props props_;
   std::mutex mu_;
@@ -177,6 +237,7 @@ class listener {
   channel* pending_head_ = nullptr;  // accepts handed to the loop, FIFO
   channel* pending_tail_ = nullptr;
   std::uint32_t inflight_ = 0;  // accepts started and not yet reported to their caller
+  pending_ops ops_;             // the accepts in flight, a close, an open
   bool loop_knows_slot_ = false;
   bool cancel_posted_ = false;
   bool finish_posted_ = false;

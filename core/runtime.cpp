@@ -5,6 +5,7 @@
 #include "core/error.h"
 #include "platform/select_backend.h"
 
+#include <cerrno>
 #include <string>
 
 namespace openwws::core {
@@ -19,8 +20,18 @@ std::size_t g_refs = 0;
 thread_local const runtime* tls_internal = nullptr;
 // The runtime whose loop role this thread holds.
 thread_local const runtime* tls_role = nullptr;
-// The after_owner of the completion whose callback this thread is running.
-thread_local const void* tls_delivering = nullptr;
+
+// The callback this thread is running.
+struct delivery {
+  const void* owner;
+  const void* group;
+  bool group_taken;
+};
+thread_local delivery* tls_delivery = nullptr;
+
+bool is_shortage(int err) noexcept {
+  return err == EMFILE || err == ENFILE || err == ENOMEM || err == ENOBUFS || err == EAGAIN;
+}
 
 std::int64_t now_ns() noexcept {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
@@ -29,46 +40,78 @@ std::int64_t now_ns() noexcept {
 
 }  // namespace
 
-void completion::prepare(const WS_ASYNC_CONTEXT* ctx, WS_CALLBACK_MODEL preferred) noexcept {
+void completion::arm(const WS_ASYNC_CONTEXT* ctx, WS_CALLBACK_MODEL preferred, sync_waiter* w) noexcept {
   next = nullptr;
   callback = ctx ? ctx->callback : nullptr;
   callback_state = ctx ? ctx->callbackState : nullptr;
   model = preferred;
   hr = S_OK;
-  done.store(0, std::memory_order_relaxed);
+  waiter = ctx ? nullptr : w;
 }
 
-HRESULT completion::wait() noexcept {
+HRESULT sync_waiter::wait() noexcept {
   while (done.load(std::memory_order_acquire) == 0) done.wait(0, std::memory_order_acquire);
   return hr;
+}
+
+HRESULT completion::wait_and_report(sync_waiter& w) noexcept {
+  HRESULT result = w.wait();
+  void* o = owner;  // finish may free the object that holds this record
+  auto fin = finish;
+  if (publish) publish(o, result);
+  if (fin) fin(o, false);
+  return result;
 }
 
 HRESULT runtime::acquire(runtime*& out, WS_ERROR* error) noexcept {
   std::lock_guard lock(g_mu);
   if (!g_runtime) {
-    std::unique_ptr<runtime> rt(new (std::nothrow) runtime());
-    if (!rt) return fail(error, E_OUTOFMEMORY, "cannot allocate the I/O runtime");
-    try {
-      int rc = platform::create_backend(rt->backend_, rt->unusable_why_);
-      // No backend is not an error yet: objects can be created and configured, and
-      // the open says why it cannot go on (never a silent fallback to another one).
-      if (rc < 0) {
-        rt->backend_.reset();
-        rt->unusable_hr_ = WS_E_NOT_SUPPORTED;
-      }
-    } catch (const std::bad_alloc&) {
-      return fail(error, E_OUTOFMEMORY, "cannot allocate the I/O backend");
-    }
-    if (rt->backend_ && !rt->spawn(false)) return fail(error, E_OUTOFMEMORY, "cannot start the I/O thread");
-    g_runtime = rt.release();
+    g_runtime = new (std::nothrow) runtime();
+    if (!g_runtime) return fail(error, E_OUTOFMEMORY, "cannot allocate the I/O runtime");
+    // A backend that cannot start yet is not an error here: objects can be created
+    // and configured, and opening says why it cannot go on (never a silent fallback).
+    std::lock_guard start(g_runtime->start_mu_);
+    g_runtime->start_backend();
   }
   ++g_refs;
   out = g_runtime;
   return S_OK;
 }
 
-HRESULT runtime::check_usable(WS_ERROR* error, const char* fn) const noexcept {
-  if (backend_) return S_OK;
+HRESULT runtime::start_backend() noexcept {
+  std::unique_ptr<platform::backend> made;
+  std::string why;
+  int rc;
+  try {
+    rc = platform::create_backend(made, why);
+  } catch (const std::bad_alloc&) {
+    rc = -ENOMEM;
+  }
+  if (rc < 0) {
+    unusable_hr_ = is_shortage(-rc) ? WS_E_QUOTA_EXCEEDED : WS_E_NOT_SUPPORTED;
+    try {
+      unusable_why_ = why.empty() ? "cannot start the I/O backend" : why;
+    } catch (const std::bad_alloc&) {
+    }
+    return unusable_hr_;
+  }
+  backend_ = std::move(made);
+  if (!spawn(false)) {
+    backend_.reset();
+    unusable_hr_ = WS_E_QUOTA_EXCEEDED;
+    unusable_why_ = "cannot start the I/O thread";
+    return unusable_hr_;
+  }
+  usable_.store(true, std::memory_order_release);
+  return S_OK;
+}
+
+HRESULT runtime::check_usable(WS_ERROR* error, const char* fn) noexcept {
+  if (usable_.load(std::memory_order_acquire)) return S_OK;
+  std::lock_guard lock(start_mu_);
+  // A shortage is tried again: it passes when descriptors or memory come back.
+  if (!usable_.load(std::memory_order_relaxed) && unusable_hr_ != WS_E_NOT_SUPPORTED) start_backend();
+  if (usable_.load(std::memory_order_relaxed)) return S_OK;
   return fail(error, unusable_hr_, std::string(fn) + ": " + unusable_why_);
 }
 
@@ -85,13 +128,14 @@ void runtime::release() noexcept {
 }
 
 void runtime::stop() noexcept {
-  if (!backend_) return;
+  if (!usable_.load(std::memory_order_acquire)) return;
   stopping_.store(true);
   backend_->wake();
   {
     std::lock_guard lock(monitor_mu_);
   }
   monitor_cv_.notify_all();
+  park_cv_.notify_all();
   // spawn() refuses once stopping_ is set, so what is taken here is every thread.
   std::list<worker_thread> all;
   {
@@ -104,23 +148,10 @@ void runtime::stop() noexcept {
 bool runtime::spawn(bool as_monitor) noexcept {
   std::lock_guard lock(threads_mu_);
   if (stopping_.load()) return false;
-  // Threads that ended (a LONG callback outlived the takeover and found a monitor
-  // already there) are joined here, so the list does not grow.
-  for (auto it = threads_.begin(); it != threads_.end();) {
-    if (it->finished.load(std::memory_order_acquire)) {
-      it->thread.join();
-      it = threads_.erase(it);
-    } else {
-      ++it;
-    }
-  }
   try {
     auto& t = threads_.emplace_back();
     try {
-      t.thread = std::thread([this, as_monitor, &t] {
-        thread_main(as_monitor);
-        t.finished.store(true, std::memory_order_release);
-      });
+      t.thread = std::thread([this, as_monitor] { thread_main(as_monitor); });
     } catch (...) {
       threads_.pop_back();
       return false;
@@ -152,12 +183,41 @@ void runtime::thread_main(bool as_monitor) noexcept {
     role_.lock();
     has_role = true;
   }
-  while (has_role) {
-    if (run_loop()) return;  // stopping
-    // Lost the role during a LONG callback: watch the new holder, unless someone does.
-    if (monitor_present_.exchange(true)) return;
+  for (;;) {
+    if (has_role) {
+      if (run_loop()) return;  // stopping
+    } else if (stopping_.load()) {
+      return;
+    }
+    // Without the role (lost in a LONG callback): watch the new holder, unless someone
+    // does; then wait parked until a monitor is wanted. Never exit while the runtime
+    // lives, or the kernel would cancel what this thread submitted.
+    if (monitor_present_.exchange(true) && !park()) return;
     has_role = monitor();
   }
+}
+
+bool runtime::park() noexcept {
+  std::unique_lock lock(monitor_mu_);
+  ++parked_;
+  park_cv_.wait(lock, [this] { return monitor_wanted_ > 0 || stopping_.load(); });
+  --parked_;
+  if (monitor_wanted_ == 0) return false;
+  --monitor_wanted_;
+  return true;
+}
+
+// A LONG callback is about to run with the role let go: someone must watch the loop.
+bool runtime::call_monitor() noexcept {
+  {
+    std::lock_guard lock(monitor_mu_);
+    if (parked_ > monitor_wanted_) {
+      ++monitor_wanted_;
+      park_cv_.notify_one();
+      return true;
+    }
+  }
+  return spawn(true);
 }
 
 bool runtime::run_loop() noexcept {
@@ -209,7 +269,7 @@ bool runtime::drain_ready() noexcept {
     // let go so that the monitor can take over if the callback blocks.
     if (!monitor_present_.load(std::memory_order_acquire)) {
       monitor_present_.store(true);
-      if (!spawn(true)) {
+      if (!call_monitor()) {
         // No thread to keep the loop going: Microsoft's model says invoke it short.
         monitor_present_.store(false);
         invoke(*c, WS_SHORT_CALLBACK);
@@ -265,38 +325,57 @@ bool runtime::monitor() noexcept {
 }
 
 void runtime::invoke(completion& c, WS_CALLBACK_MODEL model) noexcept {
-  // Copy out first: the callback may free the object that holds c.
+  // Copy out first: once published, the record may be armed again by another thread,
+  // and finish may free the object that holds it.
   WS_ASYNC_CALLBACK cb = c.callback;
   void* state = c.callback_state;
   HRESULT hr = c.hr;
-  auto after = c.after;
-  void* owner = c.after_owner;
-  const void* outer = tls_delivering;
-  tls_delivering = owner;
+  void* owner = c.owner;
+  auto finish = c.finish;
+  delivery d{owner, c.group, false};
+  if (c.publish) c.publish(owner, hr);
+  delivery* outer = tls_delivery;
+  tls_delivery = &d;
   cb(hr, model, state);
-  bool taken_over = tls_delivering != owner;
-  tls_delivering = outer;
-  if (after && !taken_over) after(owner);
+  tls_delivery = outer;
+  if (finish) finish(owner, d.group_taken);
 }
 
-bool runtime::delivering_for(const void* owner) noexcept { return owner && tls_delivering == owner; }
+bool runtime::delivering(const void* owner) noexcept { return owner && tls_delivery && tls_delivery->owner == owner; }
 
-void runtime::consume_delivery() noexcept { tls_delivering = nullptr; }
+bool runtime::delivering_group(const void* group) noexcept {
+  const delivery* d = tls_delivery;
+  return group && d && d->group == group && !d->group_taken;
+}
+
+bool runtime::take_group_delivery(const void* group) noexcept {
+  if (!delivering_group(group)) return false;
+  tls_delivery->group_taken = true;
+  return true;
+}
 
 void runtime::complete(completion& c, HRESULT hr) noexcept {
   c.hr = hr;
-  if (!c.callback) {
-    if (c.after) c.after(c.after_owner);
-    c.done.store(1, std::memory_order_release);
-    c.done.notify_all();
+  if (c.callback) {
+    c.next = nullptr;
+    if (ready_tail_)
+      ready_tail_->next = &c;
+    else
+      ready_head_ = &c;
+    ready_tail_ = &c;
     return;
   }
-  c.next = nullptr;
-  if (ready_tail_)
-    ready_tail_->next = &c;
-  else
-    ready_head_ = &c;
-  ready_tail_ = &c;
+  if (sync_waiter* w = c.waiter) {
+    // The caller publishes and finishes on its own thread; c is not touched again here.
+    w->hr = hr;
+    w->done.store(1, std::memory_order_release);
+    w->done.notify_all();
+    return;
+  }
+  void* owner = c.owner;
+  auto finish = c.finish;
+  if (c.publish) c.publish(owner, hr);
+  if (finish) finish(owner, false);
 }
 
 }  // namespace openwws::core

@@ -41,23 +41,45 @@ struct command {
   void (*run)(command&) noexcept = nullptr;
 };
 
-// How one operation reports its result: to a blocked caller, or to a callback.
+// Where a synchronous caller waits for its operation's result: on its own stack, so
+// that nothing of the object's is still in use once the loop has let it go.
+struct sync_waiter {
+  std::atomic<std::uint32_t> done{0};
+  HRESULT hr = S_OK;
+  HRESULT wait() noexcept;
+};
+
+// How one operation reports its result: to a synchronous caller, to a callback, or (an
+// operation the library started for itself) to nobody. Embedded in its object; in use
+// from arm() until the report has begun, and never re-armed before that, because the
+// object's new state is published only then (see publish).
 struct completion {
   completion* next = nullptr;
-  WS_ASYNC_CALLBACK callback = nullptr;  // NULL: a synchronous caller waits on done
+  WS_ASYNC_CALLBACK callback = nullptr;
   void* callback_state = nullptr;
   WS_CALLBACK_MODEL model = WS_LONG_CALLBACK;
   HRESULT hr = S_OK;
-  std::atomic<std::uint32_t> done{0};
-  // Runs once the caller has been told (after the callback returned, or before a
-  // synchronous waiter is released), e.g. to let a close that waits go on.
-  void (*after)(void* owner) noexcept = nullptr;
-  void* after_owner = nullptr;
+  sync_waiter* waiter = nullptr;
+  // The object the operation belongs to, and the one whose bookkeeping counts it too
+  // (an accept's listener), as runtime::delivering sees them.
+  void* owner = nullptr;
+  const void* group = nullptr;
+  // Publishes the state the operation led to, immediately before its caller is told:
+  // on the loop before a callback, on the caller's thread after a synchronous wait. An
+  // object never shows a new state while the report of the operation behind it is
+  // still on its way, so no one can start another operation on the object before.
+  void (*publish)(void* owner, HRESULT hr) noexcept = nullptr;
+  // Runs once the callback returned (or right after publish when nobody is told):
+  // bookkeeping that may delete the owner. group_taken: a call made inside the
+  // callback took over the group's part (see take_group_delivery).
+  void (*finish)(void* owner, bool group_taken) noexcept = nullptr;
 
-  // Arms for a new operation: ctx NULL means synchronous.
-  void prepare(const WS_ASYNC_CONTEXT* ctx, WS_CALLBACK_MODEL preferred) noexcept;
-  // For a synchronous caller: blocks until the operation completed, returns its hr.
-  HRESULT wait() noexcept;
+  // Arms for a new operation: ctx NULL means a synchronous caller waiting on waiter,
+  // or, with waiter NULL too, nobody to tell.
+  void arm(const WS_ASYNC_CONTEXT* ctx, WS_CALLBACK_MODEL preferred, sync_waiter* w) noexcept;
+  // The synchronous caller's side: waits on w, then publishes and finishes on this
+  // thread. Returns the operation's result; the owner may be gone by then.
+  HRESULT wait_and_report(sync_waiter& w) noexcept;
 };
 
 class runtime {
@@ -73,25 +95,35 @@ class runtime {
 
   // Queues c to run on the loop, in FIFO order with other posts. Any thread.
   void post(command& c) noexcept;
-  // Reports c's result: wakes its synchronous caller, or queues its callback to run
-  // after the current loop turn. Called by the loop (the role holder) only, except
-  // for synchronous completions.
+  // Reports c's result: wakes its synchronous caller (who publishes and finishes), or
+  // queues its callback to run after the current loop turn, or, with nobody to tell,
+  // publishes and finishes at once. Called by the loop (the role holder) only.
   void complete(completion& c, HRESULT hr) noexcept;
 
   // True on the thread that holds the loop role right now.
   bool on_loop_thread() const noexcept;
   platform::backend& io() noexcept { return *backend_; }
-  std::string_view backend_name() const noexcept { return backend_ ? backend_->name() : "unavailable"; }
+  std::string_view backend_name() const noexcept {
+    return usable_.load(std::memory_order_acquire) ? backend_->name() : "unavailable";
+  }
   // S_OK when the runtime has a backend; otherwise fails with the reason (e.g.
-  // OPENWWS_BACKEND names a backend this machine lacks). Opening anything needs it.
-  HRESULT check_usable(WS_ERROR* error, const char* fn) const noexcept;
+  // OPENWWS_BACKEND names a backend this machine lacks). Opening anything needs it. A
+  // shortage (no descriptor or memory for the backend) is WS_E_QUOTA_EXCEEDED and is
+  // tried again by the next call, so it passes when the shortage does.
+  HRESULT check_usable(WS_ERROR* error, const char* fn) noexcept;
 
-  // True while this thread runs a callback whose completion's after_owner is owner
-  // and whose `after` step has not been taken over (see consume_delivery).
-  static bool delivering_for(const void* owner) noexcept;
-  // The caller does that completion's `after` work itself (e.g. a WsCloseListener
-  // inside an accept callback, which must not wait for its own callback to return).
-  static void consume_delivery() noexcept;
+  // True while this thread runs a callback of an operation of owner's.
+  static bool delivering(const void* owner) noexcept;
+  // True, once, while this thread runs a callback of an operation counted by group (an
+  // accept of that listener): the caller then does the group's part of finish itself
+  // (e.g. a WsCloseListener inside an accept callback, which must not wait for that
+  // callback to return).
+  static bool take_group_delivery(const void* group) noexcept;
+  // Whether take_group_delivery(group) would succeed, without taking it.
+  static bool delivering_group(const void* group) noexcept;
+  // True when a call on this thread may block until other operations report: not on
+  // the loop thread, and not inside a callback of owner's own.
+  bool may_wait_for(const void* owner) const noexcept { return !on_loop_thread() && !delivering(owner); }
 
  private:
   runtime() = default;
@@ -103,9 +135,14 @@ class runtime {
   bool monitor() noexcept;  // true: took the role over
   void arm_monitor() noexcept;
   static void invoke(completion& c, WS_CALLBACK_MODEL model) noexcept;
+  bool park() noexcept;  // false: stopping
+  bool call_monitor() noexcept;
+  HRESULT start_backend() noexcept;
   void stop() noexcept;
 
   std::unique_ptr<platform::backend> backend_;
+  std::atomic<bool> usable_{false};
+  std::mutex start_mu_;  // guards starting the backend and the two below
   std::string unusable_why_;
   HRESULT unusable_hr_ = S_OK;
 
@@ -119,13 +156,17 @@ class runtime {
 
   std::mutex monitor_mu_;
   std::condition_variable monitor_cv_;
+  std::condition_variable park_cv_;
   std::atomic<bool> monitor_present_{false};
   std::atomic<bool> monitor_armed_{false};
   std::chrono::steady_clock::time_point monitor_deadline_{};
+  // Threads that let the loop go stay parked rather than exit: io_uring ties requests
+  // to the thread that submitted them, and cancels them when it exits.
+  std::uint32_t parked_ = 0;          // guarded by monitor_mu_
+  std::uint32_t monitor_wanted_ = 0;  // parked threads asked to become the monitor
 
   struct worker_thread {
     std::thread thread;
-    std::atomic<bool> finished{false};
   };
   std::mutex threads_mu_;
   std::list<worker_thread> threads_;

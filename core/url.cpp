@@ -185,6 +185,12 @@ HRESULT parse_url(const WCHAR* chars, ULONG length, ULONG flags, parsed_url& out
     why = "bad %-escape in the host";
     return WS_E_INVALID_FORMAT;
   }
+  // Whoever reads the host as C text (inet_pton, getaddrinfo) would stop at a NUL and
+  // use what comes before it: "127.0.0.1<NUL>evil" would name 127.0.0.1.
+  if (out.host.find(u'\0') != std::u16string::npos) {
+    why = "the host contains a NUL character (U+0000, or escaped as %00)";
+    return WS_E_INVALID_FORMAT;
+  }
   out.port = default_port(out.scheme);
   if (has_port_colon && !port.empty()) {
     std::uint32_t value = 0;

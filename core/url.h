@@ -25,7 +25,8 @@ struct parsed_url {
   std::string host_utf8() const;
 };
 
-// S_OK, or WS_E_INVALID_FORMAT with the reason in why. flags are WS_URL_FLAGS.
+// S_OK, or WS_E_INVALID_FORMAT with the reason in why. flags are WS_URL_FLAGS. A host
+// never holds U+0000, escaped or not.
 HRESULT parse_url(const WCHAR* chars, ULONG length, ULONG flags, parsed_url& out, std::string& why);
 
 // The default port of a scheme: http 80, https 443, net.tcp 808, soap.udp and net.pipe 65535.

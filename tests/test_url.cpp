@@ -4,6 +4,8 @@
 // list), and that WsOpenListener accepts and rejects listener URLs as documented
 // (spec 3.2, 10.2, 10.3): scheme/binding mismatch, bad syntax, wildcard, name and
 // literal hosts, and the bind failures (in use, not on this machine, privileged).
+// Also that no host WsOpenListener or WsOpenChannel would misread reaches a socket:
+// NUL in the host (issue 8, F9).
 #include "tests/support.h"
 
 #include <netinet/in.h>
@@ -19,6 +21,7 @@
 #include <string>
 
 using namespace openwws::test;
+using namespace std::string_literals;
 
 namespace {
 
@@ -72,6 +75,31 @@ struct bound_socket {
   }
   ~bound_socket() { ::close(fd); }
 };
+
+// The newest string of an error, after checking that it is there and printable: a raw
+// control character (such as a NUL copied from the URL) would cut it short for a reader
+// that takes it as C text.
+std::string newest_error(WS_ERROR* e) {
+  WS_STRING s{};
+  REQUIRE(WsGetErrorString(e, 0, &s) == S_OK);
+  CHECK(s.length > 0);
+  for (ULONG i = 0; i < s.length; ++i) CHECK_MESSAGE(s.chars[i] >= 0x20, "control character at ", i, ": ", str(s));
+  return str(s);
+}
+
+WS_CHANNEL* tcp_channel() {
+  WS_CHANNEL* c = nullptr;
+  REQUIRE(WsCreateChannel(WS_CHANNEL_TYPE_DUPLEX_SESSION, WS_TCP_CHANNEL_BINDING, nullptr, 0, nullptr, &c,
+                          nullptr) == S_OK);
+  return c;
+}
+
+HRESULT open_channel_url(WS_CHANNEL* c, const std::string& url, WS_ERROR* error) {
+  auto text = u16(url);
+  WS_ENDPOINT_ADDRESS ea{};
+  ea.url = ws(text);
+  return WsOpenChannel(c, &ea, nullptr, error);
+}
 
 }  // namespace
 
@@ -326,6 +354,32 @@ TEST_CASE_FIXTURE(fd_guard, "decode_url_result_lives_on_the_heap") {
   CHECK(str(url->fragment) == "f");
 }
 
+// A NUL in the host would cut it short wherever it becomes C text (inet_pton,
+// getaddrinfo): "127.0.0.1<NUL>evil" would name 127.0.0.1. No host holds a NUL.
+TEST_CASE_FIXTURE(fd_guard, "decode_url_nul_in_host_returns_invalid_format") {
+  heap_object heap;
+  for (const std::u16string& text : {u"net.tcp://127.0.0.1\0evil:808/"s, u"net.tcp://127.0.0.1%00evil:808/"s,
+                                     u"http://localhost\0.example.invalid/"s, u"http://localhost%00/"s,
+                                     u"net.tcp://[::1\0]:808/"s, u"net.tcp://\0/"s}) {
+    CAPTURE(narrow(text));
+    error_object err;
+    WS_HTTP_URL* url = nullptr;
+    CHECK(decode(text, heap, &url, 0, err) == WS_E_INVALID_FORMAT);
+    CHECK(newest_error(err).find("NUL") != std::string::npos);
+  }
+}
+
+// Path, query and fragment are counted strings that nothing reads as C text: an
+// escaped NUL there decodes to U+0000 like any other escape.
+TEST_CASE_FIXTURE(fd_guard, "decode_url_escaped_nul_outside_the_host_decodes_to_u0000") {
+  heap_object heap;
+  WS_HTTP_URL* url = nullptr;
+  REQUIRE(decode(u"http://host/a%00b?c%00d#e%00f", heap, &url) == S_OK);
+  CHECK(str(url->path) == "/a\\u0000b");
+  CHECK(str(url->query) == "c\\u0000d");
+  CHECK(str(url->fragment) == "e\\u0000f");
+}
+
 // ---- WsOpenListener URLs ------------------------------------------------------------
 
 TEST_CASE_FIXTURE(fd_guard, "open_listener_non_tcp_scheme_on_tcp_listener_returns_invalid_endpoint_url") {
@@ -530,6 +584,40 @@ TEST_CASE_FIXTURE(fd_guard, "open_listener_reopen_after_close_and_reset_succeeds
   error_object err;
   CHECK_MESSAGE(open_url(l, "net.tcp://127.0.0.1:" + std::to_string(first) + "/", err) == S_OK, err.text());
   CHECK(state_of(l) == WS_LISTENER_STATE_OPEN);
+  CHECK(WsCloseListener(l, nullptr, nullptr) == S_OK);
+  WsFreeListener(l);
+}
+
+// ---- hosts that must not reach a socket (issue 8, F9) ---------------------------------
+
+TEST_CASE_FIXTURE(fd_guard, "open_listener_nul_in_host_returns_invalid_format") {
+  WS_LISTENER* l = tcp_listener();
+  for (const std::string& url : {"net.tcp://127.0.0.1\0evil:0/"s, "net.tcp://127.0.0.1%00evil:0/"s}) {
+    CAPTURE(narrow(u16(url)));
+    error_object err;
+    CHECK(open_url(l, url, err) == WS_E_INVALID_FORMAT);
+    CHECK(newest_error(err).find("NUL") != std::string::npos);
+    CHECK(state_of(l) == WS_LISTENER_STATE_CREATED);
+  }
+  WsFreeListener(l);
+}
+
+TEST_CASE_FIXTURE(fd_guard, "open_channel_nul_in_host_returns_invalid_format") {
+  // Something listens on localhost, so a host cut at the NUL would connect.
+  USHORT port = 0;
+  WS_LISTENER* l = open_listener("net.tcp://127.0.0.1:0/", &port);
+  std::string p = std::to_string(port);
+  for (const std::string& url : {"net.tcp://localhost\0.example.invalid:"s + p + "/",
+                                 "net.tcp://localhost%00.example.invalid:"s + p + "/",
+                                 "net.tcp://127.0.0.1\0:"s + p + "/"}) {
+    CAPTURE(narrow(u16(url)));
+    WS_CHANNEL* c = tcp_channel();
+    error_object err;
+    CHECK(open_channel_url(c, url, err) == WS_E_INVALID_FORMAT);
+    CHECK(newest_error(err).find("NUL") != std::string::npos);
+    CHECK(state_of(c) == WS_CHANNEL_STATE_CREATED);
+    WsFreeChannel(c);
+  }
   CHECK(WsCloseListener(l, nullptr, nullptr) == S_OK);
   WsFreeListener(l);
 }

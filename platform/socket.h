@@ -19,8 +19,9 @@ struct endpoint {
   bool dual_stack = false;  // an IPv6 wildcard that also takes IPv4 (IPV6_V6ONLY off)
 };
 
-// An IP literal ("127.0.0.1", "::1", brackets already removed) as an endpoint:
-// 0, or -EINVAL if host is no literal, or -EAFNOSUPPORT if its family is not allowed.
+// An IP literal ("127.0.0.1", "::1", "fe80::1%2" with a decimal zone, brackets already
+// removed) as an endpoint: 0, or -EINVAL if host is no literal, or -EAFNOSUPPORT if its
+// family is not allowed.
 int literal_endpoint(std::string_view host, std::uint16_t port, ip_family family, endpoint& out) noexcept;
 
 // The wildcard address for family: any = dual-stack [::] where IPv6 exists, else 0.0.0.0.

@@ -5,7 +5,8 @@
 // (spec 3.2, 10.2, 10.3): scheme/binding mismatch, bad syntax, wildcard, name and
 // literal hosts, and the bind failures (in use, not on this machine, privileged).
 // Also that no host WsOpenListener or WsOpenChannel would misread reaches a socket:
-// NUL in the host (issue 8, F9).
+// NUL in the host, zone ids past 32 bits, brackets without an IPv6 address (issue 8,
+// F9).
 #include "tests/support.h"
 
 #include <netinet/in.h>
@@ -380,6 +381,19 @@ TEST_CASE_FIXTURE(fd_guard, "decode_url_escaped_nul_outside_the_host_decodes_to_
   CHECK(str(url->fragment) == "e\\u0000f");
 }
 
+// WsDecodeUrl remarks: the characters between '[' and ']' are returned and "are not
+// enforced to follow the IPv6Address production". Only a caller that uses the address
+// (WsOpenListener, WsOpenChannel) checks it.
+TEST_CASE_FIXTURE(fd_guard, "decode_url_ip_literal_contents_are_returned_unchecked") {
+  heap_object heap;
+  for (const char16_t* host : {u"[127.0.0.1]", u"[::1%-1]", u"[::1%4294967297]", u"[v1.future]"}) {
+    CAPTURE(narrow(host));
+    WS_HTTP_URL* url = nullptr;
+    REQUIRE(decode(u"net.tcp://"s + host + u":808/", heap, &url) == S_OK);
+    CHECK(str(url->host) == narrow(host));
+  }
+}
+
 // ---- WsOpenListener URLs ------------------------------------------------------------
 
 TEST_CASE_FIXTURE(fd_guard, "open_listener_non_tcp_scheme_on_tcp_listener_returns_invalid_endpoint_url") {
@@ -620,6 +634,103 @@ TEST_CASE_FIXTURE(fd_guard, "open_channel_nul_in_host_returns_invalid_format") {
   }
   CHECK(WsCloseListener(l, nullptr, nullptr) == S_OK);
   WsFreeListener(l);
+}
+
+// A zone id is an interface index: decimal, at most 32 bits. strtoul would take a sign,
+// blanks and any length and wrap ("-1" to 4294967295, "4294967297" to 1).
+constexpr const char* bad_zones[] = {"-1", "4294967297", "4294967296", "99999999999999999999", "+1", " 1", "",
+                                     "1x", "0x1"};
+
+TEST_CASE_FIXTURE(fd_guard, "open_listener_ipv6_zone_id_not_a_32_bit_index_returns_invalid_format") {
+  WS_LISTENER* l = tcp_listener();
+  for (const char* zone : bad_zones) {
+    std::string url = "net.tcp://[::1%"s + zone + "]:0/";
+    CAPTURE(url);
+    error_object err;
+    CHECK(open_url(l, url, err) == WS_E_INVALID_FORMAT);
+    CHECK(newest_error(err).find("zone") != std::string::npos);
+    CHECK(state_of(l) == WS_LISTENER_STATE_CREATED);
+  }
+  WsFreeListener(l);
+}
+
+TEST_CASE_FIXTURE(fd_guard, "open_listener_ipv6_zone_id_within_32_bits_opens") {
+  // The loopback address is not link-local, so the kernel ignores its zone.
+  for (const char* url : {"net.tcp://[::1%0]:0/", "net.tcp://[::1%4294967295]:0/"}) {
+    CAPTURE(url);
+    WS_LISTENER* l = tcp_listener();
+    error_object err;
+    CHECK_MESSAGE(open_url(l, url, err) == S_OK, err.text());
+    if (state_of(l) == WS_LISTENER_STATE_OPEN) CHECK(WsCloseListener(l, nullptr, nullptr) == S_OK);
+    WsFreeListener(l);
+  }
+}
+
+TEST_CASE_FIXTURE(fd_guard, "open_channel_ipv6_zone_id_not_a_32_bit_index_returns_invalid_format") {
+  USHORT port = 0;
+  WS_LISTENER* l = open_listener("net.tcp://[::1]:0/", &port);
+  for (const char* zone : bad_zones) {
+    std::string url = "net.tcp://[::1%"s + zone + "]:" + std::to_string(port) + "/";
+    CAPTURE(url);
+    WS_CHANNEL* c = tcp_channel();
+    error_object err;
+    CHECK(open_channel_url(c, url, err) == WS_E_INVALID_FORMAT);
+    CHECK(newest_error(err).find("zone") != std::string::npos);
+    CHECK(state_of(c) == WS_CHANNEL_STATE_CREATED);
+    WsFreeChannel(c);
+  }
+  CHECK(WsCloseListener(l, nullptr, nullptr) == S_OK);
+  WsFreeListener(l);
+}
+
+// RFC 3986: an IP-literal holds an IPv6 address (IPvFuture has no socket address). An
+// IPv4 address or a name in brackets, written bare or escaped, is not one.
+constexpr const char* not_ipv6_literals[] = {"[127.0.0.1]", "[localhost]",  "[v1.future]",  "[::1::2]",
+                                             "[1:2:3:4:5:6:7:8:9]", "[12345::1]", "[::1.2.3]", "[::01.2.3.4]",
+                                             "[:1]",        "[1:]",         "%5B127.0.0.1%5D"};
+
+TEST_CASE_FIXTURE(fd_guard, "open_listener_brackets_without_ipv6_address_return_invalid_format") {
+  WS_LISTENER* l = tcp_listener();
+  for (const char* host : not_ipv6_literals) {
+    std::string url = "net.tcp://"s + host + ":0/";
+    CAPTURE(url);
+    error_object err;
+    CHECK(open_url(l, url, err) == WS_E_INVALID_FORMAT);
+    CHECK(newest_error(err).find("IPv6") != std::string::npos);
+    CHECK(state_of(l) == WS_LISTENER_STATE_CREATED);
+  }
+  WsFreeListener(l);
+}
+
+TEST_CASE_FIXTURE(fd_guard, "open_channel_brackets_without_ipv6_address_return_invalid_format") {
+  // 127.0.0.1 and localhost listen, so a bracketed IPv4 address or name that got
+  // through would connect.
+  USHORT port = 0;
+  WS_LISTENER* l = open_listener("net.tcp://127.0.0.1:0/", &port);
+  for (const char* host : {"[127.0.0.1]", "[localhost]", "[v1.future]"}) {
+    std::string url = "net.tcp://"s + host + ":" + std::to_string(port) + "/";
+    CAPTURE(url);
+    WS_CHANNEL* c = tcp_channel();
+    error_object err;
+    CHECK(open_channel_url(c, url, err) == WS_E_INVALID_FORMAT);
+    CHECK(newest_error(err).find("IPv6") != std::string::npos);
+    CHECK(state_of(c) == WS_CHANNEL_STATE_CREATED);
+    WsFreeChannel(c);
+  }
+  CHECK(WsCloseListener(l, nullptr, nullptr) == S_OK);
+  WsFreeListener(l);
+}
+
+TEST_CASE_FIXTURE(fd_guard, "open_listener_ipv6_literal_forms_open") {
+  // The IPv6 grammar check must not turn away what RFC 4291 writes.
+  for (const char* url : {"net.tcp://[0:0:0:0:0:0:0:1]:0/", "net.tcp://[::0:1]:0/", "net.tcp://[0::1]:0/"}) {
+    CAPTURE(url);
+    WS_LISTENER* l = tcp_listener();
+    error_object err;
+    CHECK_MESSAGE(open_url(l, url, err) == S_OK, err.text());
+    if (state_of(l) == WS_LISTENER_STATE_OPEN) CHECK(WsCloseListener(l, nullptr, nullptr) == S_OK);
+    WsFreeListener(l);
+  }
 }
 
 }  // TEST_SUITE("url")

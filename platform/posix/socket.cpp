@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 
 namespace openwws::platform {
@@ -82,13 +83,18 @@ int literal_endpoint(std::string_view host, std::uint16_t port, ip_family family
     fill_v4(out, v4, port);
     return 0;
   }
-  // A zone ("fe80::1%2") is allowed in IPv6 literals; inet_pton does not take it.
+  // A zone ("fe80::1%2") is allowed in IPv6 literals; inet_pton does not take it. Only
+  // digits, and no wrap past 32 bits: strtoul would take "-1" or " +1" and wrap.
   std::uint32_t scope = 0;
   if (char* pct = std::strchr(buf, '%')) {
     *pct = '\0';
-    char* end = nullptr;
-    unsigned long n = std::strtoul(pct + 1, &end, 10);
-    if (end == pct + 1 || *end != '\0') return -EINVAL;
+    if (pct[1] == '\0') return -EINVAL;
+    std::uint64_t n = 0;
+    for (const char* d = pct + 1; *d; ++d) {
+      if (*d < '0' || *d > '9') return -EINVAL;
+      n = n * 10 + static_cast<unsigned>(*d - '0');
+      if (n > UINT32_MAX) return -EINVAL;
+    }
     scope = static_cast<std::uint32_t>(n);
   }
   in6_addr v6{};

@@ -6,7 +6,7 @@
 // literal hosts, and the bind failures (in use, not on this machine, privileged).
 // Also that no host WsOpenListener or WsOpenChannel would misread reaches a socket:
 // NUL in the host, zone ids past 32 bits, brackets without an IPv6 address (issue 8,
-// F9).
+// F9), and that an IPv4-mapped IPv6 literal works.
 #include "tests/support.h"
 
 #include <netinet/in.h>
@@ -723,7 +723,8 @@ TEST_CASE_FIXTURE(fd_guard, "open_channel_brackets_without_ipv6_address_return_i
 
 TEST_CASE_FIXTURE(fd_guard, "open_listener_ipv6_literal_forms_open") {
   // The IPv6 grammar check must not turn away what RFC 4291 writes.
-  for (const char* url : {"net.tcp://[0:0:0:0:0:0:0:1]:0/", "net.tcp://[::0:1]:0/", "net.tcp://[0::1]:0/"}) {
+  for (const char* url : {"net.tcp://[0:0:0:0:0:0:0:1]:0/", "net.tcp://[::0:1]:0/", "net.tcp://[0::1]:0/",
+                          "net.tcp://[::FFFF:127.0.0.1]:0/"}) {
     CAPTURE(url);
     WS_LISTENER* l = tcp_listener();
     error_object err;
@@ -731,6 +732,51 @@ TEST_CASE_FIXTURE(fd_guard, "open_listener_ipv6_literal_forms_open") {
     if (state_of(l) == WS_LISTENER_STATE_OPEN) CHECK(WsCloseListener(l, nullptr, nullptr) == S_OK);
     WsFreeListener(l);
   }
+}
+
+// An IPv4-mapped address (RFC 4291 2.5.5.2) is an IPv6 literal for an IPv4 peer. It is
+// listened on as given, on an IPv6 socket that carries IPv4 (IPV6_V6ONLY off).
+TEST_CASE_FIXTURE(fd_guard, "open_listener_ipv4_mapped_literal_listens_on_that_ipv4_address") {
+  WS_LISTENER* l = tcp_listener();
+  error_object err;
+  REQUIRE_MESSAGE(open_url(l, "net.tcp://[::ffff:127.0.0.1]:0/", err) == S_OK, err.text());
+  USHORT port = port_of(l);
+  int v4 = raw_connect(port, false);
+  CHECK(v4 >= 0);
+  if (v4 >= 0) close_rst(v4);
+  int v6 = raw_connect(port, true);
+  CHECK(v6 < 0);
+  if (v6 >= 0) close_rst(v6);
+  CHECK(WsCloseListener(l, nullptr, nullptr) == S_OK);
+  WsFreeListener(l);
+}
+
+TEST_CASE_FIXTURE(fd_guard, "open_listener_ipv4_mapped_literal_with_one_ip_version_returns_address_not_available") {
+  // IPv4 traffic on an IPv6 socket fits neither IP_VERSION_4 nor IP_VERSION_6 alone.
+  for (WS_IP_VERSION version : {WS_IP_VERSION_4, WS_IP_VERSION_6}) {
+    CAPTURE(static_cast<int>(version));
+    WS_LISTENER_PROPERTY prop{WS_LISTENER_PROPERTY_IP_VERSION, &version, sizeof version};
+    WS_LISTENER* l = tcp_listener(&prop, 1);
+    error_object err;
+    CHECK(open_url(l, "net.tcp://[::ffff:127.0.0.1]:0/", err) == WS_E_ADDRESS_NOT_AVAILABLE);
+    CHECK(newest_error(err).find("IP_VERSION") != std::string::npos);
+    CHECK(state_of(l) == WS_LISTENER_STATE_CREATED);
+    WsFreeListener(l);
+  }
+}
+
+TEST_CASE_FIXTURE(fd_guard, "open_channel_ipv4_mapped_literal_connects_to_that_ipv4_address") {
+  USHORT port = 0;
+  WS_LISTENER* l = open_listener("net.tcp://127.0.0.1:0/", &port);
+  WS_CHANNEL* c = tcp_channel();
+  error_object err;
+  CHECK_MESSAGE(open_channel_url(c, "net.tcp://[::ffff:127.0.0.1]:" + std::to_string(port) + "/", err) == S_OK,
+                err.text());
+  CHECK(state_of(c) == WS_CHANNEL_STATE_OPEN);
+  if (state_of(c) == WS_CHANNEL_STATE_OPEN) CHECK(WsCloseChannel(c, nullptr, nullptr) == S_OK);
+  WsFreeChannel(c);
+  CHECK(WsCloseListener(l, nullptr, nullptr) == S_OK);
+  WsFreeListener(l);
 }
 
 }  // TEST_SUITE("url")

@@ -100,7 +100,9 @@ HRESULT WINAPI WsDecodeUrl(const WS_STRING* url, ULONG flags, WS_HEAP* heap, WS_
   try {
     openwws::core::parsed_url u;
     std::string why;
-    if (HRESULT hr = openwws::core::parse_url(url->chars, url->length, flags, u, why); FAILED(hr))
+    // WsDecodeUrl remarks: IP-literals are returned without an IPv6 check.
+    ULONG parse_flags = flags | openwws::core::url_flag_unchecked_ip_literal;
+    if (HRESULT hr = openwws::core::parse_url(url->chars, url->length, parse_flags, u, why); FAILED(hr))
       return openwws::core::fail(error, hr, "WsDecodeUrl: " + why);
     // Every scheme's struct has the WS_HTTP_URL layout.
     auto* out = static_cast<WS_HTTP_URL*>(heap->allocate(sizeof(WS_HTTP_URL)));

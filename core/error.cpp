@@ -14,10 +14,34 @@ namespace openwws::core {
 
 bool is_error(const WS_ERROR* e) noexcept { return e && e->magic == _WS_ERROR::live_magic; }
 
+namespace {
+
+// Error text quotes what the caller passed (URLs, host names). A control character in
+// it, above all a NUL, would cut the string short or garble it for a reader that prints
+// it, so each is written out as \uXXXX.
+std::u16string printable(std::string_view text) {
+  std::u16string in = utf8_to_utf16(text);
+  std::u16string out;
+  out.reserve(in.size());
+  for (char16_t c : in) {
+    if (c >= 0x20 && c != 0x7F) {
+      out.push_back(c);
+      continue;
+    }
+    static constexpr char16_t hex[] = u"0123456789ABCDEF";
+    out += u"\\u00";
+    out.push_back(hex[c >> 4]);
+    out.push_back(hex[c & 0xF]);
+  }
+  return out;
+}
+
+}  // namespace
+
 HRESULT fail(WS_ERROR* e, HRESULT hr, std::string_view text) noexcept {
   if (!is_error(e)) return hr;
   try {
-    e->strings.push_back(utf8_to_utf16(text));
+    e->strings.push_back(printable(text));
   } catch (const std::bad_alloc&) {
     // The HRESULT still says what failed; the string is a courtesy.
   }
@@ -33,7 +57,7 @@ HRESULT fail_errno(WS_ERROR* e, HRESULT hr, std::string_view what, int err) noex
     text += " (";
     text += platform::errno_name(err);
     text += ")";
-    e->strings.push_back(utf8_to_utf16(text));
+    e->strings.push_back(printable(text));
     e->original_code = static_cast<ULONG>(err);
     e->original_text = utf8_to_utf16(format("original error: errno %d (%s)", err, platform::errno_name(err)));
   } catch (const std::bad_alloc&) {

@@ -62,6 +62,94 @@ bool unescape(std::u16string_view in, std::u16string& out) {
   return true;
 }
 
+bool is_h16(std::u16string_view s) noexcept {
+  if (s.empty() || s.size() > 4) return false;
+  for (char16_t c : s)
+    if (hex_value(c) < 0) return false;
+  return true;
+}
+
+// RFC 3986 dec-octet: 0 to 255, no leading zero.
+bool is_dec_octet(std::u16string_view s) noexcept {
+  if (s.empty() || s.size() > 3 || (s.size() > 1 && s.front() == u'0')) return false;
+  unsigned value = 0;
+  for (char16_t c : s) {
+    if (c < u'0' || c > u'9') return false;
+    value = value * 10 + (c - u'0');
+  }
+  return value <= 255;
+}
+
+bool is_ipv4_address(std::u16string_view s) noexcept {
+  for (int i = 0; i < 3; ++i) {
+    std::size_t dot = s.find(u'.');
+    if (dot == std::u16string_view::npos || !is_dec_octet(s.substr(0, dot))) return false;
+    s.remove_prefix(dot + 1);
+  }
+  return is_dec_octet(s);
+}
+
+// Counts the 16-bit pieces of colon-separated h16s; an IPv4 address, allowed only at
+// the very end, counts as two. False when a piece is malformed.
+bool count_pieces(std::u16string_view s, bool ipv4_may_end, int& pieces) noexcept {
+  pieces = 0;
+  if (s.empty()) return true;
+  for (;;) {
+    std::size_t colon = s.find(u':');
+    std::u16string_view piece = s.substr(0, colon);
+    if (colon == std::u16string_view::npos && ipv4_may_end && piece.find(u'.') != std::u16string_view::npos) {
+      pieces += 2;
+      return is_ipv4_address(piece);
+    }
+    if (!is_h16(piece)) return false;
+    ++pieces;
+    if (colon == std::u16string_view::npos) return true;
+    s.remove_prefix(colon + 1);
+  }
+}
+
+// RFC 3986 IPv6address: eight pieces, or fewer around one "::" that stands for at
+// least one zero piece.
+bool is_ipv6_address(std::u16string_view s) noexcept {
+  std::size_t gap = s.find(u"::");
+  int head = 0;
+  int tail = 0;
+  if (gap == std::u16string_view::npos) return count_pieces(s, true, head) && head == 8;
+  if (s.find(u"::", gap + 1) != std::u16string_view::npos) return false;  // also ":::"
+  return count_pieces(s.substr(0, gap), false, head) && count_pieces(s.substr(gap + 2), true, tail) &&
+         head + tail <= 7;
+}
+
+// A zone id names an interface by its index: decimal within 32 bits (it becomes
+// sin6_scope_id). Interface names are not taken, as the socket layer reads only numbers.
+bool is_zone_index(std::u16string_view s) noexcept {
+  if (s.empty()) return false;
+  std::uint64_t value = 0;
+  for (char16_t c : s) {
+    if (c < u'0' || c > u'9') return false;
+    value = value * 10 + (c - u'0');
+    if (value > UINT32_MAX) return false;
+  }
+  return true;
+}
+
+// The inside of "[...]" as WsOpenListener and WsOpenChannel use it: an IPv6 address
+// with an optional "%zone". False with the reason in why.
+bool check_ip_literal(std::u16string_view literal, std::string& why) {
+  std::u16string_view inside = literal.substr(1, literal.size() - 2);
+  std::size_t pct = inside.find(u'%');
+  if (!is_ipv6_address(inside.substr(0, pct))) {
+    why = "the IP literal " + utf16_to_utf8(literal) + " does not hold an IPv6 address";
+    return false;
+  }
+  if (pct != std::u16string_view::npos && !is_zone_index(inside.substr(pct + 1))) {
+    why = "the zone id '" + utf16_to_utf8(inside.substr(pct + 1)) + "' of " + utf16_to_utf8(literal) +
+          " is not an interface index (decimal, 0 to 4294967295)";
+    return false;
+  }
+  return true;
+}
+
 // Removes "." and ".." segments (RFC 3986 5.2.4).
 std::u16string collapse(std::u16string_view path) {
   std::u16string out;
@@ -101,7 +189,8 @@ std::uint16_t default_port(WS_URL_SCHEME_TYPE scheme) noexcept {
 
 std::string parsed_url::host_utf8() const {
   std::u16string_view h = host;
-  if (h.size() >= 2 && h.front() == u'[' && h.back() == u']') h = h.substr(1, h.size() - 2);
+  // Only brackets as written: an escaped "%5B...%5D" is a name and keeps them.
+  if (host_is_ip_literal) h = h.substr(1, h.size() - 2);
   return utf16_to_utf8(h);
 }
 
@@ -181,10 +270,19 @@ HRESULT parse_url(const WCHAR* chars, ULONG length, ULONG flags, parsed_url& out
     out.host.assign(host);
   } else if (host.front() == u'[') {
     out.host.assign(host);  // IP literals are returned as they are, brackets included
+    out.host_is_ip_literal = true;
   } else if (!unescape(host, out.host)) {
     why = "bad %-escape in the host";
     return WS_E_INVALID_FORMAT;
   }
+  // Whoever reads the host as C text (inet_pton, getaddrinfo) would stop at a NUL and
+  // use what comes before it: "127.0.0.1<NUL>evil" would name 127.0.0.1.
+  if (out.host.find(u'\0') != std::u16string::npos) {
+    why = "the host contains a NUL character (U+0000, or escaped as %00)";
+    return WS_E_INVALID_FORMAT;
+  }
+  if (out.host_is_ip_literal && !(flags & url_flag_unchecked_ip_literal) && !check_ip_literal(out.host, why))
+    return WS_E_INVALID_FORMAT;
   out.port = default_port(out.scheme);
   if (has_port_colon && !port.empty()) {
     std::uint32_t value = 0;

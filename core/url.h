@@ -20,12 +20,19 @@ struct parsed_url {
   bool has_query = false;
   bool has_fragment = false;
   bool host_is_wildcard = false;  // '+' or '*'
+  bool host_is_ip_literal = false;  // written in brackets (not escaped ones)
 
-  // The host without IPv6 brackets, as UTF-8.
+  // The host as UTF-8, an IP-literal without its brackets.
   std::string host_utf8() const;
 };
 
-// S_OK, or WS_E_INVALID_FORMAT with the reason in why. flags are WS_URL_FLAGS.
+// A parse_url flag of openwws's own, outside WS_URL_FLAGS: return what stands between
+// '[' and ']' unchecked, as WsDecodeUrl documents. Without it the brackets must hold an
+// IPv6 address, with an optional decimal zone id, since the caller will use the address.
+constexpr ULONG url_flag_unchecked_ip_literal = 0x80000000;
+
+// S_OK, or WS_E_INVALID_FORMAT with the reason in why. flags are WS_URL_FLAGS, plus
+// url_flag_unchecked_ip_literal. A host never holds U+0000, escaped or not.
 HRESULT parse_url(const WCHAR* chars, ULONG length, ULONG flags, parsed_url& out, std::string& why);
 
 // The default port of a scheme: http 80, https 443, net.tcp 808, soap.udp and net.pipe 65535.

@@ -2,10 +2,17 @@
 // Fuzzes WsDecodeUrl. Input: byte 0 picks the flags (bit 0 ALLOW_HOST_WILDCARDS, bit 1
 // NO_PATH_COLLAPSE), the heap (bit 2: a 256-byte heap, else a large one) and whether a
 // WS_ERROR is passed (bit 3); the rest is the URL as UTF-16 code units, little-endian
-// (an odd last byte is dropped). No sockets are opened.
+// (an odd last byte is dropped). The same URL also goes through the parse that
+// WsOpenListener and WsOpenChannel use, which checks IP literals. No sockets are opened.
 #include "fuzz/fuzz_common.h"
 
+#include "core/url.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace {
@@ -49,6 +56,34 @@ void check_string(const WS_STRING& s, const char* what, const WCHAR* in, std::si
   (void)sum;
 }
 
+// The parse behind WsOpenListener and WsOpenChannel: stricter than WsDecodeUrl, and
+// what it passes is handed to inet_pton and getaddrinfo as C text.
+void check_address_parse(const std::vector<WCHAR>& chars, ULONG flags, bool decoded) {
+  openwws::core::parsed_url u;
+  std::string why;
+  HRESULT hr = openwws::core::parse_url(chars.data(), static_cast<ULONG>(chars.size()), flags, u, why);
+  FUZZ_CHECK(hr == S_OK || hr == WS_E_INVALID_FORMAT, "parse_url returned 0x%08X", static_cast<unsigned>(hr));
+  FUZZ_CHECK(FAILED(hr) == !why.empty(), "parse_url %s with reason '%s'", fuzz::hr_name(hr), why.c_str());
+  if (FAILED(hr)) return;
+  FUZZ_CHECK(decoded, "parse_url took a URL that WsDecodeUrl refused");
+  FUZZ_CHECK(u.host.find(u'\0') == std::u16string::npos, "a host with U+0000 passed");
+  if (!u.host_is_ip_literal) return;
+  // An IP literal is an IPv6 address as inet_pton reads it, with a 32-bit decimal zone.
+  std::string text = u.host_utf8();
+  std::size_t pct = text.find('%');
+  in6_addr a{};
+  FUZZ_CHECK(::inet_pton(AF_INET6, text.substr(0, pct).c_str(), &a) == 1, "IP literal [%s] passed", text.c_str());
+  if (pct == std::string::npos) return;
+  std::string zone = text.substr(pct + 1);
+  FUZZ_CHECK(!zone.empty() && zone.find_first_not_of("0123456789") == std::string::npos, "zone id '%s' passed",
+             zone.c_str());
+  std::uint64_t value = 0;
+  for (char c : zone) {
+    value = value * 10 + static_cast<unsigned>(c - '0');
+    FUZZ_CHECK(value <= 0xFFFFFFFFu, "zone id '%s' above 32 bits passed", zone.c_str());
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -88,6 +123,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     ULONG n = string_count(err);
     FUZZ_CHECK(FAILED(hr) ? n > 0 : n == 0, "%s with %u error strings", fuzz::hr_name(hr), n);
   }
+  // The big heap holds any result, so there WsDecodeUrl takes whatever the stricter
+  // parse takes.
+  if (heap == big) check_address_parse(chars, flags, hr == S_OK);
   if (hr != S_OK) return 0;
 
   FUZZ_CHECK(out != nullptr, "S_OK without a WS_URL");
@@ -101,8 +139,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   check_string(u->path, "path", in, chars.size());
   check_string(u->query, "query", in, chars.size());
   check_string(u->fragment, "fragment", in, chars.size());
-  // Spec section 10.1: the host must be non-empty.
+  // Spec section 10.1: the host must be non-empty. No host holds a NUL (issue 8, F9):
+  // whoever reads it as C text would stop there.
   FUZZ_CHECK(u->host.length > 0, "S_OK with an empty host");
+  for (ULONG i = 0; i < u->host.length; ++i) FUZZ_CHECK(u->host.chars[i] != 0, "S_OK with U+0000 in the host");
 
   if (u->portAsString.length == 0) {
     FUZZ_CHECK(u->port == default_port(out->scheme), "no port text but port %u (scheme %u)", u->port, scheme);

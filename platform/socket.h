@@ -16,11 +16,12 @@ enum class ip_family { any, v4, v6 };
 struct endpoint {
   sockaddr_storage addr{};
   socklen_t len = 0;
-  bool dual_stack = false;  // an IPv6 wildcard that also takes IPv4 (IPV6_V6ONLY off)
+  bool dual_stack = false;  // IPv6 that also carries IPv4 (IPV6_V6ONLY off): the wildcard, or ::ffff:a.b.c.d
 };
 
-// An IP literal ("127.0.0.1", "::1", brackets already removed) as an endpoint:
-// 0, or -EINVAL if host is no literal, or -EAFNOSUPPORT if its family is not allowed.
+// An IP literal ("127.0.0.1", "::1", "fe80::1%2" with a decimal zone, brackets already
+// removed) as an endpoint: 0, or -EINVAL if host is no literal, or -EAFNOSUPPORT if its
+// family is not allowed (an IPv4-mapped IPv6 address needs ip_family::any).
 int literal_endpoint(std::string_view host, std::uint16_t port, ip_family family, endpoint& out) noexcept;
 
 // The wildcard address for family: any = dual-stack [::] where IPv6 exists, else 0.0.0.0.

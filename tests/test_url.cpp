@@ -4,6 +4,9 @@
 // list), and that WsOpenListener accepts and rejects listener URLs as documented
 // (spec 3.2, 10.2, 10.3): scheme/binding mismatch, bad syntax, wildcard, name and
 // literal hosts, and the bind failures (in use, not on this machine, privileged).
+// Also that no host WsOpenListener or WsOpenChannel would misread reaches a socket:
+// NUL in the host, zone ids past 32 bits, brackets without an IPv6 address (issue 8,
+// F9), and that an IPv4-mapped IPv6 literal works.
 #include "tests/support.h"
 
 #include <netinet/in.h>
@@ -19,6 +22,7 @@
 #include <string>
 
 using namespace openwws::test;
+using namespace std::string_literals;
 
 namespace {
 
@@ -72,6 +76,31 @@ struct bound_socket {
   }
   ~bound_socket() { ::close(fd); }
 };
+
+// The newest string of an error, after checking that it is there and printable: a raw
+// control character (such as a NUL copied from the URL) would cut it short for a reader
+// that takes it as C text.
+std::string newest_error(WS_ERROR* e) {
+  WS_STRING s{};
+  REQUIRE(WsGetErrorString(e, 0, &s) == S_OK);
+  CHECK(s.length > 0);
+  for (ULONG i = 0; i < s.length; ++i) CHECK_MESSAGE(s.chars[i] >= 0x20, "control character at ", i, ": ", str(s));
+  return str(s);
+}
+
+WS_CHANNEL* tcp_channel() {
+  WS_CHANNEL* c = nullptr;
+  REQUIRE(WsCreateChannel(WS_CHANNEL_TYPE_DUPLEX_SESSION, WS_TCP_CHANNEL_BINDING, nullptr, 0, nullptr, &c,
+                          nullptr) == S_OK);
+  return c;
+}
+
+HRESULT open_channel_url(WS_CHANNEL* c, const std::string& url, WS_ERROR* error) {
+  auto text = u16(url);
+  WS_ENDPOINT_ADDRESS ea{};
+  ea.url = ws(text);
+  return WsOpenChannel(c, &ea, nullptr, error);
+}
 
 }  // namespace
 
@@ -326,6 +355,45 @@ TEST_CASE_FIXTURE(fd_guard, "decode_url_result_lives_on_the_heap") {
   CHECK(str(url->fragment) == "f");
 }
 
+// A NUL in the host would cut it short wherever it becomes C text (inet_pton,
+// getaddrinfo): "127.0.0.1<NUL>evil" would name 127.0.0.1. No host holds a NUL.
+TEST_CASE_FIXTURE(fd_guard, "decode_url_nul_in_host_returns_invalid_format") {
+  heap_object heap;
+  for (const std::u16string& text : {u"net.tcp://127.0.0.1\0evil:808/"s, u"net.tcp://127.0.0.1%00evil:808/"s,
+                                     u"http://localhost\0.example.invalid/"s, u"http://localhost%00/"s,
+                                     u"net.tcp://[::1\0]:808/"s, u"net.tcp://\0/"s}) {
+    CAPTURE(narrow(text));
+    error_object err;
+    WS_HTTP_URL* url = nullptr;
+    CHECK(decode(text, heap, &url, 0, err) == WS_E_INVALID_FORMAT);
+    CHECK(newest_error(err).find("NUL") != std::string::npos);
+  }
+}
+
+// Path, query and fragment are counted strings that nothing reads as C text: an
+// escaped NUL there decodes to U+0000 like any other escape.
+TEST_CASE_FIXTURE(fd_guard, "decode_url_escaped_nul_outside_the_host_decodes_to_u0000") {
+  heap_object heap;
+  WS_HTTP_URL* url = nullptr;
+  REQUIRE(decode(u"http://host/a%00b?c%00d#e%00f", heap, &url) == S_OK);
+  CHECK(str(url->path) == "/a\\u0000b");
+  CHECK(str(url->query) == "c\\u0000d");
+  CHECK(str(url->fragment) == "e\\u0000f");
+}
+
+// WsDecodeUrl remarks: the characters between '[' and ']' are returned and "are not
+// enforced to follow the IPv6Address production". Only a caller that uses the address
+// (WsOpenListener, WsOpenChannel) checks it.
+TEST_CASE_FIXTURE(fd_guard, "decode_url_ip_literal_contents_are_returned_unchecked") {
+  heap_object heap;
+  for (const char16_t* host : {u"[127.0.0.1]", u"[::1%-1]", u"[::1%4294967297]", u"[v1.future]"}) {
+    CAPTURE(narrow(host));
+    WS_HTTP_URL* url = nullptr;
+    REQUIRE(decode(u"net.tcp://"s + host + u":808/", heap, &url) == S_OK);
+    CHECK(str(url->host) == narrow(host));
+  }
+}
+
 // ---- WsOpenListener URLs ------------------------------------------------------------
 
 TEST_CASE_FIXTURE(fd_guard, "open_listener_non_tcp_scheme_on_tcp_listener_returns_invalid_endpoint_url") {
@@ -530,6 +598,183 @@ TEST_CASE_FIXTURE(fd_guard, "open_listener_reopen_after_close_and_reset_succeeds
   error_object err;
   CHECK_MESSAGE(open_url(l, "net.tcp://127.0.0.1:" + std::to_string(first) + "/", err) == S_OK, err.text());
   CHECK(state_of(l) == WS_LISTENER_STATE_OPEN);
+  CHECK(WsCloseListener(l, nullptr, nullptr) == S_OK);
+  WsFreeListener(l);
+}
+
+// ---- hosts that must not reach a socket (issue 8, F9) ---------------------------------
+
+TEST_CASE_FIXTURE(fd_guard, "open_listener_nul_in_host_returns_invalid_format") {
+  WS_LISTENER* l = tcp_listener();
+  for (const std::string& url : {"net.tcp://127.0.0.1\0evil:0/"s, "net.tcp://127.0.0.1%00evil:0/"s}) {
+    CAPTURE(narrow(u16(url)));
+    error_object err;
+    CHECK(open_url(l, url, err) == WS_E_INVALID_FORMAT);
+    CHECK(newest_error(err).find("NUL") != std::string::npos);
+    CHECK(state_of(l) == WS_LISTENER_STATE_CREATED);
+  }
+  WsFreeListener(l);
+}
+
+TEST_CASE_FIXTURE(fd_guard, "open_channel_nul_in_host_returns_invalid_format") {
+  // Something listens on localhost, so a host cut at the NUL would connect.
+  USHORT port = 0;
+  WS_LISTENER* l = open_listener("net.tcp://127.0.0.1:0/", &port);
+  std::string p = std::to_string(port);
+  for (const std::string& url : {"net.tcp://localhost\0.example.invalid:"s + p + "/",
+                                 "net.tcp://localhost%00.example.invalid:"s + p + "/",
+                                 "net.tcp://127.0.0.1\0:"s + p + "/"}) {
+    CAPTURE(narrow(u16(url)));
+    WS_CHANNEL* c = tcp_channel();
+    error_object err;
+    CHECK(open_channel_url(c, url, err) == WS_E_INVALID_FORMAT);
+    CHECK(newest_error(err).find("NUL") != std::string::npos);
+    CHECK(state_of(c) == WS_CHANNEL_STATE_CREATED);
+    WsFreeChannel(c);
+  }
+  CHECK(WsCloseListener(l, nullptr, nullptr) == S_OK);
+  WsFreeListener(l);
+}
+
+// A zone id is an interface index: decimal, at most 32 bits. strtoul would take a sign,
+// blanks and any length and wrap ("-1" to 4294967295, "4294967297" to 1).
+constexpr const char* bad_zones[] = {"-1", "4294967297", "4294967296", "99999999999999999999", "+1", " 1", "",
+                                     "1x", "0x1"};
+
+TEST_CASE_FIXTURE(fd_guard, "open_listener_ipv6_zone_id_not_a_32_bit_index_returns_invalid_format") {
+  WS_LISTENER* l = tcp_listener();
+  for (const char* zone : bad_zones) {
+    std::string url = "net.tcp://[::1%"s + zone + "]:0/";
+    CAPTURE(url);
+    error_object err;
+    CHECK(open_url(l, url, err) == WS_E_INVALID_FORMAT);
+    CHECK(newest_error(err).find("zone") != std::string::npos);
+    CHECK(state_of(l) == WS_LISTENER_STATE_CREATED);
+  }
+  WsFreeListener(l);
+}
+
+TEST_CASE_FIXTURE(fd_guard, "open_listener_ipv6_zone_id_within_32_bits_opens") {
+  // The loopback address is not link-local, so the kernel ignores its zone.
+  for (const char* url : {"net.tcp://[::1%0]:0/", "net.tcp://[::1%4294967295]:0/"}) {
+    CAPTURE(url);
+    WS_LISTENER* l = tcp_listener();
+    error_object err;
+    CHECK_MESSAGE(open_url(l, url, err) == S_OK, err.text());
+    if (state_of(l) == WS_LISTENER_STATE_OPEN) CHECK(WsCloseListener(l, nullptr, nullptr) == S_OK);
+    WsFreeListener(l);
+  }
+}
+
+TEST_CASE_FIXTURE(fd_guard, "open_channel_ipv6_zone_id_not_a_32_bit_index_returns_invalid_format") {
+  USHORT port = 0;
+  WS_LISTENER* l = open_listener("net.tcp://[::1]:0/", &port);
+  for (const char* zone : bad_zones) {
+    std::string url = "net.tcp://[::1%"s + zone + "]:" + std::to_string(port) + "/";
+    CAPTURE(url);
+    WS_CHANNEL* c = tcp_channel();
+    error_object err;
+    CHECK(open_channel_url(c, url, err) == WS_E_INVALID_FORMAT);
+    CHECK(newest_error(err).find("zone") != std::string::npos);
+    CHECK(state_of(c) == WS_CHANNEL_STATE_CREATED);
+    WsFreeChannel(c);
+  }
+  CHECK(WsCloseListener(l, nullptr, nullptr) == S_OK);
+  WsFreeListener(l);
+}
+
+// RFC 3986: an IP-literal holds an IPv6 address (IPvFuture has no socket address). An
+// IPv4 address or a name in brackets, written bare or escaped, is not one.
+constexpr const char* not_ipv6_literals[] = {"[127.0.0.1]", "[localhost]",  "[v1.future]",  "[::1::2]",
+                                             "[1:2:3:4:5:6:7:8:9]", "[12345::1]", "[::1.2.3]", "[::01.2.3.4]",
+                                             "[:1]",        "[1:]",         "%5B127.0.0.1%5D"};
+
+TEST_CASE_FIXTURE(fd_guard, "open_listener_brackets_without_ipv6_address_return_invalid_format") {
+  WS_LISTENER* l = tcp_listener();
+  for (const char* host : not_ipv6_literals) {
+    std::string url = "net.tcp://"s + host + ":0/";
+    CAPTURE(url);
+    error_object err;
+    CHECK(open_url(l, url, err) == WS_E_INVALID_FORMAT);
+    CHECK(newest_error(err).find("IPv6") != std::string::npos);
+    CHECK(state_of(l) == WS_LISTENER_STATE_CREATED);
+  }
+  WsFreeListener(l);
+}
+
+TEST_CASE_FIXTURE(fd_guard, "open_channel_brackets_without_ipv6_address_return_invalid_format") {
+  // 127.0.0.1 and localhost listen, so a bracketed IPv4 address or name that got
+  // through would connect.
+  USHORT port = 0;
+  WS_LISTENER* l = open_listener("net.tcp://127.0.0.1:0/", &port);
+  for (const char* host : {"[127.0.0.1]", "[localhost]", "[v1.future]"}) {
+    std::string url = "net.tcp://"s + host + ":" + std::to_string(port) + "/";
+    CAPTURE(url);
+    WS_CHANNEL* c = tcp_channel();
+    error_object err;
+    CHECK(open_channel_url(c, url, err) == WS_E_INVALID_FORMAT);
+    CHECK(newest_error(err).find("IPv6") != std::string::npos);
+    CHECK(state_of(c) == WS_CHANNEL_STATE_CREATED);
+    WsFreeChannel(c);
+  }
+  CHECK(WsCloseListener(l, nullptr, nullptr) == S_OK);
+  WsFreeListener(l);
+}
+
+TEST_CASE_FIXTURE(fd_guard, "open_listener_ipv6_literal_forms_open") {
+  // The IPv6 grammar check must not turn away what RFC 4291 writes.
+  for (const char* url : {"net.tcp://[0:0:0:0:0:0:0:1]:0/", "net.tcp://[::0:1]:0/", "net.tcp://[0::1]:0/",
+                          "net.tcp://[::FFFF:127.0.0.1]:0/"}) {
+    CAPTURE(url);
+    WS_LISTENER* l = tcp_listener();
+    error_object err;
+    CHECK_MESSAGE(open_url(l, url, err) == S_OK, err.text());
+    if (state_of(l) == WS_LISTENER_STATE_OPEN) CHECK(WsCloseListener(l, nullptr, nullptr) == S_OK);
+    WsFreeListener(l);
+  }
+}
+
+// An IPv4-mapped address (RFC 4291 2.5.5.2) is an IPv6 literal for an IPv4 peer. It is
+// listened on as given, on an IPv6 socket that carries IPv4 (IPV6_V6ONLY off).
+TEST_CASE_FIXTURE(fd_guard, "open_listener_ipv4_mapped_literal_listens_on_that_ipv4_address") {
+  WS_LISTENER* l = tcp_listener();
+  error_object err;
+  REQUIRE_MESSAGE(open_url(l, "net.tcp://[::ffff:127.0.0.1]:0/", err) == S_OK, err.text());
+  USHORT port = port_of(l);
+  int v4 = raw_connect(port, false);
+  CHECK(v4 >= 0);
+  if (v4 >= 0) close_rst(v4);
+  int v6 = raw_connect(port, true);
+  CHECK(v6 < 0);
+  if (v6 >= 0) close_rst(v6);
+  CHECK(WsCloseListener(l, nullptr, nullptr) == S_OK);
+  WsFreeListener(l);
+}
+
+TEST_CASE_FIXTURE(fd_guard, "open_listener_ipv4_mapped_literal_with_one_ip_version_returns_address_not_available") {
+  // IPv4 traffic on an IPv6 socket fits neither IP_VERSION_4 nor IP_VERSION_6 alone.
+  for (WS_IP_VERSION version : {WS_IP_VERSION_4, WS_IP_VERSION_6}) {
+    CAPTURE(static_cast<int>(version));
+    WS_LISTENER_PROPERTY prop{WS_LISTENER_PROPERTY_IP_VERSION, &version, sizeof version};
+    WS_LISTENER* l = tcp_listener(&prop, 1);
+    error_object err;
+    CHECK(open_url(l, "net.tcp://[::ffff:127.0.0.1]:0/", err) == WS_E_ADDRESS_NOT_AVAILABLE);
+    CHECK(newest_error(err).find("IP_VERSION") != std::string::npos);
+    CHECK(state_of(l) == WS_LISTENER_STATE_CREATED);
+    WsFreeListener(l);
+  }
+}
+
+TEST_CASE_FIXTURE(fd_guard, "open_channel_ipv4_mapped_literal_connects_to_that_ipv4_address") {
+  USHORT port = 0;
+  WS_LISTENER* l = open_listener("net.tcp://127.0.0.1:0/", &port);
+  WS_CHANNEL* c = tcp_channel();
+  error_object err;
+  CHECK_MESSAGE(open_channel_url(c, "net.tcp://[::ffff:127.0.0.1]:" + std::to_string(port) + "/", err) == S_OK,
+                err.text());
+  CHECK(state_of(c) == WS_CHANNEL_STATE_OPEN);
+  if (state_of(c) == WS_CHANNEL_STATE_OPEN) CHECK(WsCloseChannel(c, nullptr, nullptr) == S_OK);
+  WsFreeChannel(c);
   CHECK(WsCloseListener(l, nullptr, nullptr) == S_OK);
   WsFreeListener(l);
 }

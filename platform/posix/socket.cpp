@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 
 namespace openwws::platform {
@@ -82,22 +83,30 @@ int literal_endpoint(std::string_view host, std::uint16_t port, ip_family family
     fill_v4(out, v4, port);
     return 0;
   }
-  // A zone ("fe80::1%2") is allowed in IPv6 literals; inet_pton does not take it.
+  // A zone ("fe80::1%2") is allowed in IPv6 literals; inet_pton does not take it. Only
+  // digits, and no wrap past 32 bits: strtoul would take "-1" or " +1" and wrap.
   std::uint32_t scope = 0;
   if (char* pct = std::strchr(buf, '%')) {
     *pct = '\0';
-    char* end = nullptr;
-    unsigned long n = std::strtoul(pct + 1, &end, 10);
-    if (end == pct + 1 || *end != '\0') return -EINVAL;
+    if (pct[1] == '\0') return -EINVAL;
+    std::uint64_t n = 0;
+    for (const char* d = pct + 1; *d; ++d) {
+      if (*d < '0' || *d > '9') return -EINVAL;
+      n = n * 10 + static_cast<unsigned>(*d - '0');
+      if (n > UINT32_MAX) return -EINVAL;
+    }
     scope = static_cast<std::uint32_t>(n);
   }
   in6_addr v6{};
-  if (::inet_pton(AF_INET6, buf, &v6) == 1) {
-    if (family == ip_family::v4) return -EAFNOSUPPORT;
-    fill_v6(out, v6, port, scope);
-    return 0;
-  }
-  return -EINVAL;
+  if (::inet_pton(AF_INET6, buf, &v6) != 1) return -EINVAL;
+  // An IPv4-mapped address (::ffff:a.b.c.d) is kept as given, on an IPv6 socket with
+  // IPV6_V6ONLY off: with it on, bind() fails with EINVAL. Its traffic is IPv4 on an
+  // IPv6 socket, so it fits neither version alone.
+  bool v4_mapped = IN6_IS_ADDR_V4MAPPED(&v6);
+  if (family == ip_family::v4 || (v4_mapped && family == ip_family::v6)) return -EAFNOSUPPORT;
+  fill_v6(out, v6, port, scope);
+  out.dual_stack = v4_mapped;
+  return 0;
 }
 
 int wildcard_endpoint(std::uint16_t port, ip_family family, endpoint& out) noexcept {
@@ -191,6 +200,16 @@ int connect_start(const endpoint& ep, int* fd_out) noexcept {
   int fd = new_socket(ep.addr.ss_family);
   if (fd < 0) return fd;
   int rc;
+  // An IPv4-mapped peer needs IPV6_V6ONLY off, which is only the usual default
+  // (Linux net.ipv6.bindv6only).
+  if (ep.dual_stack) {
+    int v6only = 0;
+    if (::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof v6only) < 0) {
+      rc = -errno;
+      close_fd(fd);
+      return rc;
+    }
+  }
   do {
     rc = ::connect(fd, reinterpret_cast<const sockaddr*>(&ep.addr), ep.len);
   } while (rc < 0 && errno == EINTR);

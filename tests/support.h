@@ -79,4 +79,8 @@ struct callback_probe {
 // The backend the test binary was started for ("epoll", ...).
 std::string backend_under_test();
 
+// Calls to operator new made so far on the calling thread (test_faults.cpp replaces the
+// program's operator new), for tests that check that a path allocates nothing.
+int allocations_in_this_thread();
+
 }  // namespace openwws::test

@@ -46,6 +46,8 @@ void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 void operator delete[](void* p) noexcept { std::free(p); }
 void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
 
+int openwws::test::allocations_in_this_thread() { return tls_allocations; }
+
 namespace {
 
 double process_cpu_seconds() {

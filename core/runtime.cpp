@@ -229,8 +229,9 @@ bool runtime::run_loop() noexcept {
     sleeping_.store(true, std::memory_order_seq_cst);
     bool idle = incoming_.load(std::memory_order_seq_cst) == nullptr && ready_head_ == nullptr &&
                 !stopping_.load(std::memory_order_relaxed);
-    backend_->run_once(idle ? -1 : 0);
+    backend_->run_once(idle ? timers_.wait_ms(timer_clock::now()) : 0);
     sleeping_.store(false, std::memory_order_relaxed);
+    if (timers_.size()) timers_.run_due(timer_clock::now());
   }
   drain_commands();
   drain_ready();

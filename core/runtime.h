@@ -12,6 +12,7 @@
 
 #include <webservices.h>
 
+#include "core/timers.h"
 #include "platform/backend.h"
 
 #include <atomic>
@@ -100,6 +101,10 @@ class runtime {
   // publishes and finishes at once. Called by the loop (the role holder) only.
   void complete(completion& c, HRESULT hr) noexcept;
 
+  // The loop's timers: their next deadline bounds the loop's wait; a due timer's
+  // callback runs on the loop thread. Loop thread only (e.g. from a command).
+  timer_queue& timers() noexcept { return timers_; }
+
   // True on the thread that holds the loop role right now.
   bool on_loop_thread() const noexcept;
   platform::backend& io() noexcept { return *backend_; }
@@ -151,6 +156,7 @@ class runtime {
   std::atomic<command*> incoming_{nullptr};  // Treiber stack, reversed when drained
   std::atomic<bool> sleeping_{false};
   std::atomic<bool> stopping_{false};
+  timer_queue timers_;                // the role holder's
   completion* ready_head_ = nullptr;  // callbacks due; the role holder's
   completion* ready_tail_ = nullptr;
 

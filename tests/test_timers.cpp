@@ -3,6 +3,7 @@
 // against a std::multimap model; that stop and restart work from anywhere, inside
 // callbacks included; that wait_ms never lets the loop wake early; and that start
 // and stop never allocate.
+#include "core/runtime.h"
 #include "core/timers.h"
 #include "tests/support.h"
 
@@ -245,3 +246,64 @@ TEST_CASE("start_and_stop_allocate_nothing") {
 }
 
 }  // TEST_SUITE("timers")
+
+// ---- the loop's timers ---------------------------------------------------------------
+
+namespace {
+
+using openwws::core::command;
+using openwws::core::owner_of;
+using openwws::core::runtime;
+
+// Starts two timers from the loop thread: `late` at +30 ms, `stopped` at +10 ms, which
+// a third timer at +5 ms stops. Only `late` and the stopper fire, late not early.
+struct loop_timers {
+  runtime* rt = nullptr;
+  command start_cmd;
+  timer late{this}, stopped{this}, stopper{this};
+  std::chrono::steady_clock::time_point started;
+  std::atomic<int> late_fired{0}, stopped_fired{0}, stopper_fired{0};
+  std::atomic<long long> late_after_us{0};
+  std::atomic<bool> on_loop_thread{true};
+
+  static void run_start(command& c) noexcept {
+    auto& self = owner_of(c, &loop_timers::start_cmd);
+    self.started = std::chrono::steady_clock::now();
+    auto& q = self.rt->timers();
+    q.start(self.late, self.started + 30ms, [](timer& t) noexcept {
+      auto& s = *static_cast<loop_timers*>(t.owner());
+      s.on_loop_thread = s.on_loop_thread && s.rt->on_loop_thread();
+      s.late_after_us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() -
+                                                                              s.started)
+                            .count();
+      s.late_fired++;
+    });
+    q.start(self.stopped, self.started + 10ms, [](timer& t) noexcept {
+      static_cast<loop_timers*>(t.owner())->stopped_fired++;
+    });
+    q.start(self.stopper, self.started + 5ms, [](timer& t) noexcept {
+      auto& s = *static_cast<loop_timers*>(t.owner());
+      s.rt->timers().stop(s.stopped);
+      s.stopper_fired++;
+    });
+  }
+};
+
+}  // namespace
+
+TEST_CASE("loop_timers_bound_the_wait_fire_on_the_loop_thread_and_stop" * doctest::test_suite("timers")) {
+  loop_timers lt;
+  REQUIRE(runtime::acquire(lt.rt, nullptr) == S_OK);
+  REQUIRE(lt.rt->check_usable(nullptr, "test") == S_OK);
+  lt.start_cmd.run = loop_timers::run_start;
+  lt.rt->post(lt.start_cmd);
+  // Nothing else wakes the loop: only the timers' deadlines can end its wait.
+  CHECK(openwws::test::wait_until([&] { return lt.late_fired.load() == 1; }, 5s));
+  std::this_thread::sleep_for(20ms);
+  CHECK(lt.late_fired.load() == 1);
+  CHECK(lt.stopper_fired.load() == 1);
+  CHECK(lt.stopped_fired.load() == 0);
+  CHECK(lt.on_loop_thread.load());
+  CHECK(lt.late_after_us.load() >= 30000);
+  runtime::release();
+}

@@ -94,8 +94,9 @@ TEST_CASE("F7: a descriptor shortage when the first object is created is WS_E_QU
   if (!l)
     REQUIRE(WsCreateListener(WS_CHANNEL_TYPE_DUPLEX_SESSION, WS_TCP_CHANNEL_BINDING, nullptr, 0, nullptr, &l,
                              nullptr) == S_OK);
-  HRESULT opened = open_at(l, "net.tcp://127.0.0.1:0/", err);
-  CHECK_MESSAGE(opened == S_OK, "WsOpenListener once descriptors are free: ", hex(opened), " ", err.text());
+  error_object err2;
+  HRESULT opened = open_at(l, "net.tcp://127.0.0.1:0/", err2);
+  CHECK_MESSAGE(opened == S_OK, "WsOpenListener once descriptors are free: ", hex(opened), " ", err2.text());
   if (opened == S_OK) {
     USHORT port = port_of(l);
     WS_CHANNEL* ch = channel_for(l);

@@ -62,13 +62,15 @@ std::string hex(HRESULT hr) {
   return buf;
 }
 
-// An object that lives until the process ends (a deque never moves its elements).
+// An object that lives as long as the process: never destroyed, not even at exit, when
+// a thread left stuck in the library by a failed check may still use it (a deque never
+// moves its elements).
 template <typename T>
 T& kept() {
-  static std::mutex mu;
-  static std::deque<T> pool;
-  std::lock_guard lock(mu);
-  return pool.emplace_back();
+  static auto* mu = new std::mutex;
+  static auto* pool = new std::deque<T>;
+  std::lock_guard lock(*mu);
+  return pool->emplace_back();
 }
 
 // A gate a callback waits at. Open for good once released.
@@ -945,11 +947,14 @@ TEST_CASE_FIXTURE(fd_guard, "F5: WsFreeChannel from inside another accept callba
 
 namespace {
 
-// Stalls the thread it is delivered to for 2 ms, wherever it is: used to hold a
-// thread inside the short window the race needs.
-void stall_for_2ms(int) {
+std::atomic<int> stalls{0};
+
+// Stalls the thread it is delivered to for 10 ms, wherever it is: long enough for a
+// listener free to finish meanwhile.
+void stall(int) {
+  stalls.fetch_add(1);
   int saved = errno;
-  timespec ts{0, 2000000};
+  timespec ts{0, 10000000};
   while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
   }
   errno = saved;
@@ -960,26 +965,32 @@ void stall_for_2ms(int) {
 TEST_CASE_FIXTURE(fd_guard, "F6: WsAbortChannel racing WsFreeListener of the channel's listener") {
   // Freeing a listener aborts its pending accepts and leaves the channels valid (they
   // are CREATED afterwards). Meanwhile another thread aborts those channels: an abort
-  // that read ACCEPTING must not go on to the listener once it is freed. The aborting
-  // thread is stalled by a signal while it runs through the channels, so that some
-  // round stalls it between reading the state and reaching the listener.
+  // that read ACCEPTING must not go on to the listener once it is freed.
+  // The window is a few instructions, so each round widens it: while the loop thread
+  // is held the accepts stay ACCEPTING however often they are aborted, and a thread
+  // aborts them over and over; a signal stalls that thread for 10 ms wherever it is;
+  // then the loop is let go and the listener freed, within the stall. In the rounds
+  // where the stall fell between reading ACCEPTING and reaching the listener, the
+  // thread then reaches a freed listener. (TSan delivers the signal at the end of the
+  // next intercepted call, often the unlock of the channel's mutex: in the window.)
   struct handler_scope {
     struct sigaction old {};
     handler_scope() {
-      struct sigaction stall {};
-      stall.sa_handler = stall_for_2ms;
-      sigemptyset(&stall.sa_mask);
-      REQUIRE(sigaction(SIGUSR2, &stall, &old) == 0);
+      struct sigaction sa {};
+      sa.sa_handler = stall;
+      sa.sa_flags = SA_RESTART;
+      sigemptyset(&sa.sa_mask);
+      REQUIRE(sigaction(SIGUSR2, &sa, &old) == 0);
     }
     ~handler_scope() { sigaction(SIGUSR2, &old, nullptr); }
   } handler;
-  constexpr int channels = 32;
-  std::mt19937 rng(8);
-  int rounds = 0;
-  bool healthy = true;
-  auto deadline = steady::now() + 1500ms;
+  constexpr int channels = 8;
   ledger lg;
-  while (healthy && rounds < 300 && steady::now() < deadline) {
+  WS_LISTENER* g = listener_with(WS_SHORT_CALLBACK);
+  WS_CHANNEL* g_hold = channel_for(g);
+  int rounds = 0;
+  auto deadline = steady::now() + 1500ms;
+  while (rounds < 300 && steady::now() < deadline) {
     ++rounds;
     WS_LISTENER* l = listener_with(WS_SHORT_CALLBACK);
     std::vector<WS_CHANNEL*> chs(channels);
@@ -990,36 +1001,47 @@ TEST_CASE_FIXTURE(fd_guard, "F6: WsAbortChannel racing WsFreeListener of the cha
       REQUIRE(lg.note("an accept pending when its listener is freed", p, WsAcceptChannel(l, ch, &ctx, nullptr)) ==
               WS_S_ASYNC);
     }
-    std::atomic<bool> go{false}, sweeping{false};
-    std::thread aborter([&] {
-      while (!go.load()) {
+    auto& hold = kept<gate>();
+    opener release_hold{hold};
+    auto& ph = kept<probe>();
+    hold_loop_thread(lg, g, g_hold, ph, hold);
+    auto& free_go = kept<std::atomic<bool>>();
+    bounded_call free_l([l, &free_go] {
+      while (!free_go.load()) {
       }
-      sweeping = true;
-      for (WS_CHANNEL* ch : chs) WsAbortChannel(ch, nullptr);
-    });
-    go = true;
-    while (!sweeping.load()) {
-    }
-    for (unsigned spin = rng() % 2000; spin; --spin) std::atomic_signal_fence(std::memory_order_seq_cst);
-    pthread_kill(aborter.native_handle(), SIGUSR2);
-    bounded_call free_l([l] {
       WsFreeListener(l);
       return S_OK;
     });
-    bool freed = free_l.wait(3000ms);
-    CHECK_MESSAGE(freed, "round ", rounds, ": WsFreeListener never returned");
-    aborter.join();
-    if (!freed) {
-      healthy = false;
-      break;
+    std::atomic<bool> stop{false}, sweeping{false};
+    std::thread aborter([&] {
+      while (!stop.load()) {
+        for (WS_CHANNEL* ch : chs) WsAbortChannel(ch, nullptr);
+        sweeping = true;
+      }
+    });
+    while (!sweeping.load()) {
     }
+    int before = stalls.load();
+    pthread_kill(aborter.native_handle(), SIGUSR2);
+    bool stalled = wait_until([&] { return stalls.load() != before; }, 1000ms);
+    hold.release();
+    free_go = true;
+    bool freed = free_l.wait(3000ms);
+    stop = true;
+    aborter.join();
+    CHECK_MESSAGE(freed, "round ", rounds, ": WsFreeListener never returned");
+    if (!freed) break;  // the channels are leaked with the listener
+    if (!stalled) MESSAGE("round ", rounds, ": the signal did not arrive while the thread was aborting");
+    lg.settle(2000ms, 0ms);
     for (WS_CHANNEL* ch : chs) {
       CHECK(state_of(ch) == WS_CHANNEL_STATE_CREATED);
       WsFreeChannel(ch);
     }
   }
-  lg.settle();  // the frees returned: every accept has reported by now
+  lg.settle();
   MESSAGE(rounds, " rounds");
+  close_and_free(g, "G");
+  WsFreeChannel(g_hold);
 }
 
 // ---- F8: WsCreateChannelForListener racing WsSetListenerProperty --------------------

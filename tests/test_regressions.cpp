@@ -248,7 +248,7 @@ void known_to_loop(ledger& lg, WS_LISTENER* l) {
   auto& p = kept<probe>();
   REQUIRE(aborted_accept(lg, "an accept that makes the loop know the listener", l, ch, p) == WS_S_ASYNC);
   REQUIRE(p.called());
-  std::this_thread::sleep_for(5ms);  // the accept stops counting once its callback returned
+  std::this_thread::sleep_for(1ms);  // the accept stops counting once its callback returned
   WsFreeChannel(ch);
 }
 
@@ -498,7 +498,7 @@ TEST_CASE_FIXTURE(fd_guard, "F2: a synchronous WsCloseListener returns though an
     CHECK_MESSAGE(returned, "round ", rounds, ": the synchronous WsCloseListener never returned (reset ", hex(r_reset),
                   ", open ", hex(r_open), ")");
     if (returned) CHECK(a.result() == S_OK);
-    lg.settle(500ms);
+    lg.settle(500ms, 0ms);  // rounds are short: no grace period for doubles here
     if (!returned) {
       // Rescue A: a synchronous close that goes through the loop wakes it too.
       healthy = false;
@@ -554,7 +554,7 @@ TEST_CASE_FIXTURE(fd_guard, "F2: a synchronous WsAcceptChannel returns though an
                   ", async accept ", hex(r_b), ")");
     if (returned) CHECK(a.result() == S_OK);
     if (r_b == WS_S_ASYNC) WsAbortChannel(ch, nullptr);
-    lg.settle(500ms);
+    lg.settle(500ms, 0ms);  // rounds are short: no grace period for doubles here
     if (r_b == WS_S_ASYNC) CHECK(pb.hr.load() == WS_E_OPERATION_ABORTED);
     close_rst(client);
     if (!returned) {

@@ -1385,8 +1385,12 @@ void harness::worker_step(int w, std::mt19937& rng) {
   }
   switch (op) {
     case wop::accept_async:
-      // Make an accepted channel ready again first, most of the time.
+      // Make the listener and an accepted channel ready again first, most of the time.
       if ((x & 3) != 0) {
+        WS_LISTENER_STATE lst = peek(L);
+        if (lst == WS_LISTENER_STATE_CLOSED) simple_listener(L, op_kind::reset_listener, x, w, nullptr);
+        if (lst == WS_LISTENER_STATE_CLOSED || lst == WS_LISTENER_STATE_CREATED)
+          open_listener(L, false, plan::none, x, w, nullptr);
         WS_CHANNEL_STATE st = peek(C);
         if (st == WS_CHANNEL_STATE_OPEN || st == WS_CHANNEL_STATE_FAULTED)
           close_channel(C, false, plan::none, x, w, nullptr);

@@ -4,7 +4,10 @@
 
 #include <webservices.h>
 
+#include "core/drivers.h"
 #include "core/error.h"
+
+#include <cstring>
 
 namespace openwws::api {
 
@@ -45,6 +48,30 @@ inline bool pair_supported(WS_CHANNEL_TYPE type, WS_CHANNEL_BINDING binding, sid
     default:
       return false;
   }
+}
+
+// The loop behind an OPENWWS_EVENT_LOOP handle; nullptr if it is none.
+core::loop* event_loop_of(OPENWWS_EVENT_LOOP* handle) noexcept;
+
+// The loop that objects made with these properties live on: the one the openwws
+// EVENT_LOOP property names, or the process's default loop. One reference for the
+// caller.
+template <typename Prop, typename Id>
+HRESULT acquire_loop(const Prop* props, ULONG count, Id loop_id, core::loop*& out, WS_ERROR* error,
+                     const char* fn) noexcept {
+  for (ULONG i = 0; i < count; ++i) {
+    if (props[i].id != loop_id) continue;
+    if (!props[i].value || props[i].valueSize != sizeof(OPENWWS_EVENT_LOOP*))
+      return invalid(error, fn, "the EVENT_LOOP property needs an OPENWWS_EVENT_LOOP * (valueSize sizeof(void *))");
+    OPENWWS_EVENT_LOOP* handle;
+    std::memcpy(&handle, props[i].value, sizeof handle);
+    core::loop* chosen = event_loop_of(handle);
+    if (!chosen) return invalid(error, fn, "the EVENT_LOOP property is not an event loop from OpenwwsCreateEventLoop");
+    chosen->retain();
+    out = chosen;
+    return S_OK;
+  }
+  return core::thread_loop::acquire(out, error);
 }
 
 }  // namespace openwws::api

@@ -883,6 +883,42 @@ HRESULT WINAPI WsDecodeUrl(const WS_STRING *url, ULONG flags, WS_HEAP *heap,
  * URL named port 0. E_INVALIDARG when the listener is not open. */
 #define OPENWWS_LISTENER_PROPERTY_LOCAL_PORT ((WS_LISTENER_PROPERTY_ID)0x10001)
 
+/* Running listeners and channels on the application's own event loop, with no
+ * thread of openwws's own (openwws-only).
+ *
+ * OpenwwsCreateEventLoop(uvLoop, ...) makes a loop that the application drives:
+ * - uvLoop non-NULL (a libuv `uv_loop_t *`): the I/O of every listener and
+ *   channel on this loop runs as handles on that libuv loop, whose thread runs
+ *   their callbacks; the application just runs uv_run as usual.
+ * - uvLoop NULL: any other event loop watches OpenwwsGetEventLoopDescriptor for
+ *   readability, waits at most OpenwwsGetEventLoopTimeout milliseconds (-1: no
+ *   limit), then calls OpenwwsRunEventLoop, which runs what is ready and never
+ *   blocks (the shape of libuv's uv_backend_fd/uv_backend_timeout, or libcurl's
+ *   multi-socket interface).
+ * A listener made with OPENWWS_LISTENER_PROPERTY_EVENT_LOOP (WsCreateListener;
+ * value: the OPENWWS_EVENT_LOOP *, valueSize sizeof(OPENWWS_EVENT_LOOP *)), its
+ * channels, and a client channel made with OPENWWS_CHANNEL_PROPERTY_EVENT_LOOP
+ * (WsCreateChannel) then live on that loop:
+ * - every callback runs on the loop's thread, as WS_SHORT_CALLBACK (with no thread
+ *   of openwws's own nobody could keep the loop going while a LONG one blocks);
+ * - a synchronous call from the loop's thread would wait for itself: it fails at
+ *   once with WS_E_INVALID_OPERATION; from other threads synchronous calls work
+ *   while the application runs its loop;
+ * - WsFree* from a callback returns at once; the object goes once its last
+ *   operation has reported.
+ * OpenwwsFreeEventLoop drops the application's handle; the loop goes when the last
+ * object on it is freed too. With libuv, keep running the uv loop until its
+ * handles are closed (uv_run returns). */
+typedef struct _OPENWWS_EVENT_LOOP OPENWWS_EVENT_LOOP;
+#define OPENWWS_LISTENER_PROPERTY_EVENT_LOOP ((WS_LISTENER_PROPERTY_ID)0x10002)
+#define OPENWWS_CHANNEL_PROPERTY_EVENT_LOOP ((WS_CHANNEL_PROPERTY_ID)0x10000)
+
+HRESULT WINAPI OpenwwsCreateEventLoop(void *uvLoop, OPENWWS_EVENT_LOOP **loop, WS_ERROR *error);
+HRESULT WINAPI OpenwwsGetEventLoopDescriptor(OPENWWS_EVENT_LOOP *loop, int *descriptor, WS_ERROR *error);
+int WINAPI OpenwwsGetEventLoopTimeout(OPENWWS_EVENT_LOOP *loop);
+HRESULT WINAPI OpenwwsRunEventLoop(OPENWWS_EVENT_LOOP *loop, WS_ERROR *error);
+void WINAPI OpenwwsFreeEventLoop(OPENWWS_EVENT_LOOP *loop);
+
 #ifdef __cplusplus
 }
 #endif

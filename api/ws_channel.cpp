@@ -33,16 +33,18 @@ HRESULT WINAPI WsCreateChannel(WS_CHANNEL_TYPE channelType, WS_CHANNEL_BINDING c
                                    static_cast<unsigned>(channelType), static_cast<int>(channelBinding)));
   if (securityDescription && securityDescription->securityBindingCount)
     return core::fail(error, WS_E_NOT_SUPPORTED, "WsCreateChannel: security bindings are not supported");
-  core::runtime* rt = nullptr;
-  if (HRESULT hr = core::runtime::acquire(rt, error); FAILED(hr)) return hr;
+  core::loop* rt = nullptr;
+  if (HRESULT hr = api::acquire_loop(properties, propertyCount, OPENWWS_CHANNEL_PROPERTY_EVENT_LOOP, rt, error, fn);
+      FAILED(hr))
+    return hr;
   auto* ch = new (std::nothrow) _WS_CHANNEL(*rt, channelType, channelBinding, nullptr);
   if (!ch) {
-    core::runtime::release();
+    rt->release();
     return core::fail(error, E_OUTOFMEMORY, "WsCreateChannel: out of memory");
   }
   if (HRESULT hr = ch->configure(properties, propertyCount, error); FAILED(hr)) {
     delete ch;
-    core::runtime::release();
+    rt->release();
     return hr;
   }
   *channel = ch;

@@ -30,16 +30,18 @@ HRESULT WINAPI WsCreateListener(WS_CHANNEL_TYPE channelType, WS_CHANNEL_BINDING 
                                    static_cast<unsigned>(channelType), static_cast<int>(channelBinding)));
   if (securityDescription && securityDescription->securityBindingCount)
     return core::fail(error, WS_E_NOT_SUPPORTED, "WsCreateListener: security bindings are not supported");
-  core::runtime* rt = nullptr;
-  if (HRESULT hr = core::runtime::acquire(rt, error); FAILED(hr)) return hr;
+  core::loop* rt = nullptr;
+  if (HRESULT hr = api::acquire_loop(properties, propertyCount, OPENWWS_LISTENER_PROPERTY_EVENT_LOOP, rt, error, fn);
+      FAILED(hr))
+    return hr;
   auto* l = new (std::nothrow) _WS_LISTENER(*rt, channelType, channelBinding);
   if (!l) {
-    core::runtime::release();
+    rt->release();
     return core::fail(error, E_OUTOFMEMORY, "WsCreateListener: out of memory");
   }
   if (HRESULT hr = l->configure(properties, propertyCount, error); FAILED(hr)) {
     delete l;
-    core::runtime::release();
+    rt->release();
     return hr;
   }
   *listener = l;
@@ -106,16 +108,17 @@ HRESULT WINAPI WsCreateChannelForListener(WS_LISTENER* listener, const WS_CHANNE
   if (!usable(listener)) return invalid(error, fn, "listener is NULL or not a listener");
   if (!channel) return invalid(error, fn, "channel is NULL");
   if (!properties && propertyCount) return invalid(error, fn, "properties is NULL but propertyCount is not 0");
-  core::runtime* rt = nullptr;
-  if (HRESULT hr = core::runtime::acquire(rt, error); FAILED(hr)) return hr;
+  // A listener's channels live on its loop.
+  core::loop* rt = &listener->rt();
+  rt->retain();
   auto* ch = new (std::nothrow) _WS_CHANNEL(*rt, listener->channel_type(), listener->channel_binding(), listener);
   if (!ch) {
-    core::runtime::release();
+    rt->release();
     return core::fail(error, E_OUTOFMEMORY, "WsCreateChannelForListener: out of memory");
   }
   if (HRESULT hr = ch->configure(properties, propertyCount, error); FAILED(hr)) {
     delete ch;
-    core::runtime::release();
+    rt->release();
     return hr;
   }
   *channel = ch;

@@ -88,7 +88,7 @@ const char* state_name(WS_CHANNEL_STATE s) noexcept {
   return static_cast<unsigned>(s) < 7 ? names[s] : "?";
 }
 
-channel::channel(runtime& rt, WS_CHANNEL_TYPE type, WS_CHANNEL_BINDING binding, listener* owner) noexcept
+channel::channel(loop& rt, WS_CHANNEL_TYPE type, WS_CHANNEL_BINDING binding, listener* owner) noexcept
     : rt_(rt), owner_(owner), binding_(binding) {
   props_.channel_type = type;
   if (binding == WS_HTTP_CHANNEL_BINDING || binding == WS_UDP_CHANNEL_BINDING)
@@ -106,6 +106,7 @@ channel::~channel() {
 
 HRESULT channel::configure(const WS_CHANNEL_PROPERTY* props, ULONG count, WS_ERROR* error) noexcept {
   for (ULONG i = 0; i < count; ++i) {
+    if (props[i].id == OPENWWS_CHANNEL_PROPERTY_EVENT_LOOP) continue;  // chose rt_ (api/)
     if (props[i].id == WS_CHANNEL_PROPERTY_MAX_SESSION_DICTIONARY_SIZE && !is_session_binding(binding_))
       return fail(error, E_INVALIDARG, "WsCreateChannel: MAX_SESSION_DICTIONARY_SIZE is for TCP and named pipes only");
     HRESULT hr = store_prop(channel_table, &props_, props[i].id, props[i].value, props[i].valueSize, at_create,
@@ -275,8 +276,7 @@ HRESULT channel::open(const WS_ENDPOINT_ADDRESS& address, const WS_ASYNC_CONTEXT
     }
     if (!ctx && rt_.on_loop_thread()) {
       platform::close_fd(fd);
-      hr = fail(error, WS_E_INVALID_OPERATION,
-                "WsOpenChannel: a synchronous open from a WS_SHORT_CALLBACK would block the I/O thread");
+      hr = fail(error, WS_E_INVALID_OPERATION, std::string("WsOpenChannel: ") + rt_.why_sync_refused());
       end_early(-1);
       return hr;
     }
@@ -398,8 +398,9 @@ void channel::free() noexcept {
 }
 
 void channel::destroy() noexcept {
+  loop& on = rt_;
   delete static_cast<_WS_CHANNEL*>(this);
-  runtime::release();
+  on.release();
 }
 
 // ---- properties ---------------------------------------------------------------------

@@ -70,7 +70,7 @@ const char* state_name(WS_LISTENER_STATE s) noexcept {
   return static_cast<unsigned>(s) < 6 ? names[s] : "?";
 }
 
-listener::listener(runtime& rt, WS_CHANNEL_TYPE type, WS_CHANNEL_BINDING binding) noexcept : rt_(rt) {
+listener::listener(loop& rt, WS_CHANNEL_TYPE type, WS_CHANNEL_BINDING binding) noexcept : rt_(rt) {
   props_.listen_backlog = SOMAXCONN;
   props_.channel_type = type;
   props_.channel_binding = binding;
@@ -85,6 +85,7 @@ listener::~listener() {
 
 HRESULT listener::configure(const WS_LISTENER_PROPERTY* props, ULONG count, WS_ERROR* error) noexcept {
   for (ULONG i = 0; i < count; ++i) {
+    if (props[i].id == OPENWWS_LISTENER_PROPERTY_EVENT_LOOP) continue;  // chose rt_ (api/)
     if (is_unsupported_feature(props[i].id))
       return fail(error, WS_E_NOT_SUPPORTED,
                   format("WsCreateListener: listener property %u (custom listeners, multicast) is not supported by "
@@ -265,8 +266,7 @@ HRESULT listener::accept(channel& ch, const WS_ASYNC_CONTEXT* ctx, WS_ERROR* err
     if (aborted) return refuse(WS_E_OPERATION_ABORTED, "WsAcceptChannel: the listener was aborted or closed", true);
   }
   if (!ctx && rt_.on_loop_thread())
-    return refuse(WS_E_INVALID_OPERATION,
-                  "WsAcceptChannel: a synchronous accept from a WS_SHORT_CALLBACK would block the I/O thread", true);
+    return refuse(WS_E_INVALID_OPERATION, std::string("WsAcceptChannel: ") + rt_.why_sync_refused(), true);
   link_pending(ch);
   loop_knows_slot_ = true;
   ch.op_.kind = platform::op_kind::accept;
@@ -428,12 +428,11 @@ HRESULT listener::close(const WS_ASYNC_CONTEXT* ctx, WS_ERROR* error) noexcept {
   }
   // Called from one of this listener's own accept callbacks: that accept is over as
   // far as the close is concerned, or the close would wait for itself.
-  bool own = runtime::delivering_group(this);
+  bool own = loop::delivering_group(this);
   std::uint32_t others = inflight_ - (own ? 1 : 0);
   if (!ctx && rt_.on_loop_thread() && (others > 0 || loop_knows_slot_))
-    return fail(error, WS_E_INVALID_OPERATION,
-                "WsCloseListener: a synchronous close from a WS_SHORT_CALLBACK would block the I/O thread");
-  if (own && runtime::take_group_delivery(this)) accept_finished_locked();  // not freeing: never the last
+    return fail(error, WS_E_INVALID_OPERATION, std::string("WsCloseListener: ") + rt_.why_sync_refused());
+  if (own && loop::take_group_delivery(this)) accept_finished_locked();  // not freeing: never the last
   sync_waiter waiter;
   if (start_close_locked(ctx, &waiter, error) == S_OK) return S_OK;
   lock.unlock();
@@ -513,7 +512,7 @@ void listener::free() noexcept {
   std::unique_lock lock(mu_);
   magic_.store(0, std::memory_order_relaxed);
   // Inside one of our accept callbacks that accept is over for the free, as for a close.
-  if (runtime::take_group_delivery(this)) accept_finished_locked();  // not freeing yet: never the last
+  if (loop::take_group_delivery(this)) accept_finished_locked();  // not freeing yet: never the last
   // Freeing an open listener is undefined on Windows; here it is aborted and closed,
   // with nobody to tell: the close's finish counts down like any operation.
   if (state_ == WS_LISTENER_STATE_OPEN || state_ == WS_LISTENER_STATE_FAULTED) {
@@ -529,8 +528,9 @@ void listener::free() noexcept {
 }
 
 void listener::destroy() noexcept {
+  loop& on = rt_;
   delete static_cast<_WS_LISTENER*>(this);
-  runtime::release();
+  on.release();
 }
 
 void listener::channel_defaults(WS_CALLBACK_MODEL& model, WS_IP_VERSION& ip) noexcept {

@@ -5,7 +5,7 @@
 
 #include <webservices.h>
 
-#include "core/runtime.h"
+#include "core/loop.h"
 #include "platform/backend.h"
 
 #include <atomic>
@@ -104,7 +104,7 @@ struct channel_props {
 class channel {
  public:
   static constexpr std::uint32_t live_magic = 0x5753434E;  // "WSCN"
-  channel(runtime& rt, WS_CHANNEL_TYPE type, WS_CHANNEL_BINDING binding, listener* owner) noexcept;
+  channel(loop& rt, WS_CHANNEL_TYPE type, WS_CHANNEL_BINDING binding, listener* owner) noexcept;
   ~channel();
   channel(const channel&) = delete;
   channel& operator=(const channel&) = delete;
@@ -149,7 +149,7 @@ class channel {
   void apply_socket_options() noexcept;
 
   std::atomic<std::uint32_t> magic_{live_magic};
-  runtime& rt_;
+  loop& rt_;
   listener* const owner_;  // set for channels from WsCreateChannelForListener
   WS_CHANNEL_BINDING binding_;
   std::mutex mu_;
@@ -179,13 +179,13 @@ class channel {
 class listener {
  public:
   static constexpr std::uint32_t live_magic = 0x5753494C;  // "WSIL"
-  listener(runtime& rt, WS_CHANNEL_TYPE type, WS_CHANNEL_BINDING binding) noexcept;
+  listener(loop& rt, WS_CHANNEL_TYPE type, WS_CHANNEL_BINDING binding) noexcept;
   ~listener();
   listener(const listener&) = delete;
   listener& operator=(const listener&) = delete;
 
   bool is_live() const noexcept { return magic_.load(std::memory_order_relaxed) == live_magic; }
-  runtime& rt() noexcept { return rt_; }
+  loop& rt() noexcept { return rt_; }
   WS_CHANNEL_TYPE channel_type() const noexcept { return props_.channel_type; }
   WS_CHANNEL_BINDING channel_binding() const noexcept { return props_.channel_binding; }
   // The properties a channel made for this listener inherits (settable: under mu_).
@@ -229,7 +229,7 @@ class listener {
   void destroy() noexcept;
 
   std::atomic<std::uint32_t> magic_{live_magic};
-  runtime& rt_;
+  loop& rt_;
   listener_props props_;
   std::mutex mu_;
   WS_LISTENER_STATE state_ = WS_LISTENER_STATE_CREATED;

@@ -93,6 +93,13 @@ class backend {
   virtual void run_once(int timeout_ms) noexcept = 0;
   // Makes a run_once in progress (or the next one) return. Any thread.
   virtual void wake() noexcept = 0;
+  // For a loop an application drives: a descriptor that becomes readable when
+  // run_once(0) has something to do (-1: none; a backend on a libuv host instead
+  // calls back from that host's loop).
+  virtual int poll_fd() const noexcept { return -1; }
+  // A backend on a libuv host: call the activity hook again after timeout_ms (-1:
+  // not at all), for the loop's timers. Others ignore it.
+  virtual void schedule_activity(int /*timeout_ms*/) noexcept {}
 };
 
 }  // namespace openwws::platform

@@ -3,7 +3,7 @@
 // against a std::multimap model; that stop and restart work from anywhere, inside
 // callbacks included; that wait_ms never lets the loop wake early; and that start
 // and stop never allocate.
-#include "core/runtime.h"
+#include "core/drivers.h"
 #include "core/timers.h"
 #include "tests/support.h"
 
@@ -253,12 +253,13 @@ namespace {
 
 using openwws::core::command;
 using openwws::core::owner_of;
-using openwws::core::runtime;
+using openwws::core::loop;
+using openwws::core::thread_loop;
 
 // Starts two timers from the loop thread: `late` at +30 ms, `stopped` at +10 ms, which
 // a third timer at +5 ms stops. Only `late` and the stopper fire, late not early.
 struct loop_timers {
-  runtime* rt = nullptr;
+  loop* rt = nullptr;
   command start_cmd;
   timer late{this}, stopped{this}, stopper{this};
   std::chrono::steady_clock::time_point started;
@@ -293,7 +294,7 @@ struct loop_timers {
 
 TEST_CASE("loop_timers_bound_the_wait_fire_on_the_loop_thread_and_stop" * doctest::test_suite("timers")) {
   loop_timers lt;
-  REQUIRE(runtime::acquire(lt.rt, nullptr) == S_OK);
+  REQUIRE(thread_loop::acquire(lt.rt, nullptr) == S_OK);
   REQUIRE(lt.rt->check_usable(nullptr, "test") == S_OK);
   lt.start_cmd.run = loop_timers::run_start;
   lt.rt->post(lt.start_cmd);
@@ -305,5 +306,5 @@ TEST_CASE("loop_timers_bound_the_wait_fire_on_the_loop_thread_and_stop" * doctes
   CHECK(lt.stopped_fired.load() == 0);
   CHECK(lt.on_loop_thread.load());
   CHECK(lt.late_after_us.load() >= 30000);
-  runtime::release();
+  lt.rt->release();
 }

@@ -93,6 +93,8 @@ class epoll_backend final : public backend {
     harvested_ = 0;
   }
 
+  int poll_fd() const noexcept override { return epfd_; }
+
   void wake() noexcept override {
     std::uint64_t one = 1;
     [[maybe_unused]] ssize_t r = ::write(wakefd_, &one, sizeof one);

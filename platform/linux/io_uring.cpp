@@ -161,6 +161,9 @@ class io_uring_backend final : public backend {
     reap();
   }
 
+  // Readable when completions wait in the ring; run_once(0) submits and reaps them.
+  int poll_fd() const noexcept override { return ring_.ring_fd; }
+
   void wake() noexcept override {
     std::uint64_t one = 1;
     [[maybe_unused]] ssize_t r = ::write(wakefd_, &one, sizeof one);

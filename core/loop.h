@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: MIT
-// The runtime: the I/O loop that owns the backend, a lock-free command queue into it,
-// and callback delivery for both callback models.
+// The loop: one I/O backend, a lock-free command queue into it, the callbacks due,
+// timers, and one turn of work. What drives it is a separate concern, a driver
+// (core/drivers.h): openwws's own threads (the process's default loop), or an
+// application's event loop (libuv, or any loop through a pollable descriptor).
 //
-// Threads: whichever internal thread holds the loop role runs the loop. A SHORT
-// callback runs on it, role held. A LONG callback also runs on the thread that
-// dequeued its completion (no hop, as Windows' I/O completion threads do), but the
-// role is let go first; if the callback is still running after takeover_delay, a
-// monitor thread takes the role over, so a callback that blocks for seconds delays
-// other completions by at most that delay.
+// The rules every driver keeps: one thread at a time runs the loop (it "holds the
+// role"); commands run in the order posted; an operation's result reaches its caller
+// once, and its callback never runs on the thread that started it before that call
+// returned (a command runs on the loop, after the post).
 #pragma once
 
 #include <webservices.h>
@@ -16,15 +16,11 @@
 #include "platform/backend.h"
 
 #include <atomic>
-#include <chrono>
-#include <condition_variable>
 #include <cstdint>
-#include <list>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
-#include <thread>
 
 namespace openwws::core {
 
@@ -62,7 +58,7 @@ struct completion {
   HRESULT hr = S_OK;
   sync_waiter* waiter = nullptr;
   // The object the operation belongs to, and the one whose bookkeeping counts it too
-  // (an accept's listener), as runtime::delivering sees them.
+  // (an accept's listener), as loop::delivering sees them.
   void* owner = nullptr;
   const void* group = nullptr;
   // Publishes the state the operation led to, immediately before its caller is told:
@@ -83,35 +79,40 @@ struct completion {
   HRESULT wait_and_report(sync_waiter& w) noexcept;
 };
 
-class runtime {
+class loop {
  public:
-  // How long a LONG callback may hold up the loop before another thread takes it.
-  static constexpr std::chrono::microseconds takeover_delay{2000};
+  loop(const loop&) = delete;
+  loop& operator=(const loop&) = delete;
 
-  // Takes a reference on the process's runtime, starting it on first use. A runtime
-  // without a usable backend is still returned (see check_usable).
-  static HRESULT acquire(runtime*& out, WS_ERROR* error) noexcept;
-  // Drops a reference; the last one stops the threads, unless it comes from one of them.
-  static void release() noexcept;
+  // References held by the objects on this loop (and, for a hosted loop, by the
+  // application's handle). The last release ends the loop (see the drivers).
+  virtual void retain() noexcept = 0;
+  virtual void release() noexcept = 0;
 
   // Queues c to run on the loop, in FIFO order with other posts. Any thread.
   void post(command& c) noexcept;
   // Reports c's result: wakes its synchronous caller (who publishes and finishes), or
   // queues its callback to run after the current loop turn, or, with nobody to tell,
-  // publishes and finishes at once. Called by the loop (the role holder) only.
+  // publishes and finishes at once. Loop thread only.
   void complete(completion& c, HRESULT hr) noexcept;
-
   // The loop's timers: their next deadline bounds the loop's wait; a due timer's
   // callback runs on the loop thread. Loop thread only (e.g. from a command).
   timer_queue& timers() noexcept { return timers_; }
-
-  // True on the thread that holds the loop role right now.
-  bool on_loop_thread() const noexcept;
   platform::backend& io() noexcept { return *backend_; }
+
+  // True on the thread that runs this loop: the role holder, or a host loop's thread,
+  // where a synchronous call would wait for itself.
+  virtual bool on_loop_thread() const noexcept = 0;
+  // True when a call on this thread may block until other operations report: not on
+  // the loop thread, and not inside a callback of owner's own.
+  bool may_wait_for(const void* owner) const noexcept { return !on_loop_thread() && !delivering(owner); }
+  // What a refused synchronous call says, after "<function>: ".
+  virtual const char* why_sync_refused() const noexcept = 0;
+
   std::string_view backend_name() const noexcept {
     return usable_.load(std::memory_order_acquire) ? backend_->name() : "unavailable";
   }
-  // S_OK when the runtime has a backend; otherwise fails with the reason (e.g.
+  // S_OK when the loop has a backend; otherwise fails with the reason (e.g.
   // OPENWWS_BACKEND names a backend this machine lacks). Opening anything needs it. A
   // shortage (no descriptor or memory for the backend) is WS_E_QUOTA_EXCEEDED and is
   // tried again by the next call, so it passes when the shortage does.
@@ -126,24 +127,33 @@ class runtime {
   static bool take_group_delivery(const void* group) noexcept;
   // Whether take_group_delivery(group) would succeed, without taking it.
   static bool delivering_group(const void* group) noexcept;
-  // True when a call on this thread may block until other operations report: not on
-  // the loop thread, and not inside a callback of owner's own.
-  bool may_wait_for(const void* owner) const noexcept { return !on_loop_thread() && !delivering(owner); }
 
- private:
-  runtime() = default;
-  bool spawn(bool as_monitor) noexcept;
-  void thread_main(bool as_monitor) noexcept;
-  bool run_loop() noexcept;  // false: the role was lost while in a LONG callback
-  void drain_commands() noexcept;
-  bool drain_ready() noexcept;
-  bool monitor() noexcept;  // true: took the role over
-  void arm_monitor() noexcept;
-  static void invoke(completion& c, WS_CALLBACK_MODEL model) noexcept;
-  bool park() noexcept;  // false: stopping
-  bool call_monitor() noexcept;
+ protected:
+  loop() = default;
+  virtual ~loop() = default;
+
+  // Makes a backend for this loop and starts the driver (start_driver); a failure is
+  // remembered for check_usable. Called with start_mu_ held.
   HRESULT start_backend() noexcept;
-  void stop() noexcept;
+  virtual int make_backend(std::unique_ptr<platform::backend>& out, std::string& why) noexcept = 0;
+  virtual bool start_driver() noexcept = 0;
+  // A post found the loop possibly asleep.
+  virtual void wake() noexcept { backend_->wake(); }
+
+  // The pieces of a turn, for the driver that holds the role.
+  void drain_commands() noexcept;
+  completion* pop_ready() noexcept;
+  bool has_ready() const noexcept { return ready_head_ != nullptr; }
+  // Waits for I/O up to timeout_ms, bounded by the timers (-1: only they bound it),
+  // then fires the timers that are due.
+  void poll_io(int timeout_ms) noexcept;
+  // Before a wait: announce sleep and say whether anything is queued already (the
+  // Dekker pair with post: one of the two sees the other).
+  bool prepare_to_sleep() noexcept;
+  void woke() noexcept { sleeping_.store(false, std::memory_order_relaxed); }
+  // Runs c's callback with this model, then its finish. c may be re-armed, and its
+  // owner freed, as soon as it has been published.
+  static void invoke(completion& c, WS_CALLBACK_MODEL model) noexcept;
 
   std::unique_ptr<platform::backend> backend_;
   std::atomic<bool> usable_{false};
@@ -151,31 +161,12 @@ class runtime {
   std::string unusable_why_;
   HRESULT unusable_hr_ = S_OK;
 
-  std::mutex role_;  // held by the thread running the loop
-  std::atomic<std::int64_t> role_free_since_{0};  // steady-clock ns; 0 while held
+ private:
   std::atomic<command*> incoming_{nullptr};  // Treiber stack, reversed when drained
   std::atomic<bool> sleeping_{false};
-  std::atomic<bool> stopping_{false};
   timer_queue timers_;                // the role holder's
   completion* ready_head_ = nullptr;  // callbacks due; the role holder's
   completion* ready_tail_ = nullptr;
-
-  std::mutex monitor_mu_;
-  std::condition_variable monitor_cv_;
-  std::condition_variable park_cv_;
-  std::atomic<bool> monitor_present_{false};
-  std::atomic<bool> monitor_armed_{false};
-  std::chrono::steady_clock::time_point monitor_deadline_{};
-  // Threads that let the loop go stay parked rather than exit: io_uring ties requests
-  // to the thread that submitted them, and cancels them when it exits.
-  std::uint32_t parked_ = 0;          // guarded by monitor_mu_
-  std::uint32_t monitor_wanted_ = 0;  // parked threads asked to become the monitor
-
-  struct worker_thread {
-    std::thread thread;
-  };
-  std::mutex threads_mu_;
-  std::list<worker_thread> threads_;
 };
 
 }  // namespace openwws::core

@@ -1,0 +1,363 @@
+// SPDX-License-Identifier: MIT
+// Checks listeners and channels on an event loop the application drives
+// (OpenwwsCreateEventLoop): callbacks on the host's thread, as WS_SHORT_CALLBACK; a
+// synchronous call on that thread refused, from other threads served; close and free
+// from callbacks; two host loops at once; a host that stops running its loop while
+// accepts are pending. The host here is a test thread: poll() on the loop's
+// descriptor, or uv_run on a libuv loop when the build has libuv.
+#include "tests/support.h"
+
+#include <poll.h>
+
+#ifdef OPENWWS_HAVE_LIBUV
+#include <uv.h>
+#endif
+
+#include <atomic>
+#include <thread>
+
+using namespace openwws::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+// A thread that drives one event loop until stopped: through its descriptor with
+// poll(), or (uv) by running a libuv loop the openwws loop lives on.
+struct host {
+  OPENWWS_EVENT_LOOP* loop = nullptr;
+  std::atomic<bool> running{true};
+  std::atomic<bool> paused{false};
+  std::atomic<long> turns{0};
+  std::thread thread;
+  std::thread::id id;
+  bool uv = false;
+#ifdef OPENWWS_HAVE_LIBUV
+  uv_loop_t uv_loop{};
+  uv_timer_t tick{};  // keeps uv_run turning so the thread sees `running` and `paused`
+#endif
+
+  explicit host(bool use_uv) : uv(use_uv) {
+#ifdef OPENWWS_HAVE_LIBUV
+    if (uv) {
+      REQUIRE(uv_loop_init(&uv_loop) == 0);
+      REQUIRE(OpenwwsCreateEventLoop(&uv_loop, &loop, nullptr) == S_OK);
+    }
+#endif
+    if (!uv) REQUIRE(OpenwwsCreateEventLoop(nullptr, &loop, nullptr) == S_OK);
+    thread = std::thread([this] { uv ? run_uv() : run_poll(); });
+    while (turns.load() == 0) std::this_thread::yield();
+    id = thread.get_id();
+  }
+
+  void run_poll() {
+    int fd = -1;
+    REQUIRE(OpenwwsGetEventLoopDescriptor(loop, &fd, nullptr) == S_OK);
+    while (running.load()) {
+      turns++;
+      if (paused.load()) {
+        std::this_thread::sleep_for(1ms);
+        continue;
+      }
+      int timeout = OpenwwsGetEventLoopTimeout(loop);
+      pollfd p{fd, POLLIN, 0};
+      ::poll(&p, 1, timeout < 0 || timeout > 5 ? 5 : timeout);  // 5 ms: notice `running`
+      OpenwwsRunEventLoop(loop, nullptr);
+    }
+  }
+
+  void run_uv() {
+#ifdef OPENWWS_HAVE_LIBUV
+    uv_timer_init(&uv_loop, &tick);
+    tick.data = this;
+    uv_timer_start(
+        &tick,
+        [](uv_timer_t* t) {
+          auto* self = static_cast<host*>(t->data);
+          self->turns++;
+          if (!self->running.load()) uv_stop(t->loop);
+          while (self->paused.load() && self->running.load()) std::this_thread::sleep_for(1ms);
+        },
+        0, 2);
+    uv_run(&uv_loop, UV_RUN_DEFAULT);
+#endif
+  }
+
+  void stop() {
+    if (!thread.joinable()) return;
+    running = false;
+    thread.join();
+  }
+
+  ~host() {
+    stop();
+    OpenwwsFreeEventLoop(loop);
+#ifdef OPENWWS_HAVE_LIBUV
+    if (uv) {
+      // The loop's handles close in later iterations of the host's loop.
+      uv_close(reinterpret_cast<uv_handle_t*>(&tick), nullptr);
+      uv_run(&uv_loop, UV_RUN_DEFAULT);
+      CHECK(uv_loop_close(&uv_loop) == 0);
+    }
+#endif
+  }
+};
+
+WS_LISTENER* listener_on(host& h, USHORT* port) {
+  WS_LISTENER_PROPERTY prop{OPENWWS_LISTENER_PROPERTY_EVENT_LOOP, &h.loop, sizeof h.loop};
+  return open_listener("net.tcp://127.0.0.1:0/", port, &prop, 1);
+}
+
+// Records the thread and model of every callback.
+struct thread_probe {
+  std::atomic<int> calls{0};
+  std::atomic<HRESULT> hr{S_FALSE};
+  std::atomic<int> model{-1};
+  std::atomic<bool> on_host{true};
+  std::thread::id host_id;
+  static void CALLBACK done(HRESULT hr, WS_CALLBACK_MODEL model, void* state) {
+    auto* p = static_cast<thread_probe*>(state);
+    if (std::this_thread::get_id() != p->host_id) p->on_host = false;
+    p->model = model;
+    p->hr = hr;
+    p->calls++;
+  }
+  WS_ASYNC_CONTEXT ctx() { return {done, this}; }
+};
+
+std::vector<bool> host_kinds() {
+#ifdef OPENWWS_HAVE_LIBUV
+  return {false, true};
+#else
+  return {false};
+#endif
+}
+
+}  // namespace
+
+TEST_SUITE("embedding") {
+
+TEST_CASE("event_loop_arguments_are_checked") {
+  error_object err;
+  CHECK(OpenwwsCreateEventLoop(nullptr, nullptr, err) == E_INVALIDARG);
+  CHECK(OpenwwsRunEventLoop(nullptr, err) == E_INVALIDARG);
+  CHECK(OpenwwsGetEventLoopDescriptor(nullptr, nullptr, err) == E_INVALIDARG);
+  CHECK(OpenwwsGetEventLoopTimeout(nullptr) == -1);
+  OpenwwsFreeEventLoop(nullptr);
+  void* not_a_loop = &err;
+  WS_LISTENER_PROPERTY wrong_size{OPENWWS_LISTENER_PROPERTY_EVENT_LOOP, &not_a_loop, 1};
+  WS_LISTENER* l = nullptr;
+  CHECK(WsCreateListener(WS_CHANNEL_TYPE_DUPLEX_SESSION, WS_TCP_CHANNEL_BINDING, &wrong_size, 1, nullptr, &l, err) ==
+        E_INVALIDARG);
+  CHECK(err.text().find("EVENT_LOOP") != std::string::npos);
+}
+
+TEST_CASE("callbacks_run_on_the_host_thread_as_short_and_sync_calls_there_are_refused") {
+  for (bool uv : host_kinds()) {
+    CAPTURE(uv);
+    fd_guard fds;
+    host h(uv);
+    USHORT port = 0;
+    WS_LISTENER* l = listener_on(h, &port);
+    // A LONG preference is invoked short: no thread of openwws's own keeps the loop going.
+    WS_CALLBACK_MODEL long_model = WS_LONG_CALLBACK;
+    REQUIRE(WsSetListenerProperty(l, WS_LISTENER_PROPERTY_ASYNC_CALLBACK_MODEL, &long_model, sizeof long_model,
+                                  nullptr) == S_OK);
+    WS_CHANNEL* ch = channel_for(l);
+    thread_probe probe;
+    probe.host_id = h.id;
+    WS_ASYNC_CONTEXT ctx = probe.ctx();
+    REQUIRE(WsAcceptChannel(l, ch, &ctx, nullptr) == WS_S_ASYNC);
+    int client = raw_connect(port);
+    REQUIRE(client >= 0);
+    REQUIRE(wait_until([&] { return probe.calls.load() == 1; }, 5s));
+    CHECK(probe.hr.load() == S_OK);
+    CHECK(probe.model.load() == WS_SHORT_CALLBACK);
+    CHECK(probe.on_host.load());
+    close_rst(client);
+
+    // On the host's thread, a synchronous accept would wait for itself.
+    struct refusal {
+      WS_LISTENER* l;
+      WS_CHANNEL* ch;
+      std::atomic<HRESULT> hr{S_FALSE};
+      std::string text;
+    } r{l, nullptr, S_FALSE, {}};
+    REQUIRE(WsCloseChannel(ch, nullptr, nullptr) == S_OK);
+    REQUIRE(WsResetChannel(ch, nullptr) == S_OK);
+    r.ch = ch;
+    WS_CHANNEL* trigger = channel_for(l);
+    WS_ASYNC_CONTEXT refuse_ctx{[](HRESULT, WS_CALLBACK_MODEL, void* s) {
+                                  auto* rr = static_cast<refusal*>(s);
+                                  error_object err;
+                                  HRESULT hr = WsAcceptChannel(rr->l, rr->ch, nullptr, err);
+                                  rr->text = err.text();
+                                  rr->hr = hr;
+                                },
+                                &r};
+    REQUIRE(WsAcceptChannel(l, trigger, &refuse_ctx, nullptr) == WS_S_ASYNC);
+    client = raw_connect(port);
+    REQUIRE(wait_until([&] { return r.hr.load() != S_FALSE; }, 5s));
+    CHECK(r.hr.load() == WS_E_INVALID_OPERATION);
+    CHECK(r.text.find("host") != std::string::npos);
+    close_rst(client);
+
+    // From another thread, a synchronous accept is served while the host runs its loop.
+    client = -1;
+    std::thread connector([&] {
+      std::this_thread::sleep_for(20ms);
+      client = raw_connect(port);
+    });
+    CHECK(WsAcceptChannel(l, ch, nullptr, nullptr) == S_OK);
+    connector.join();
+    close_rst(client);
+
+    WsFreeChannel(trigger);
+    WsFreeChannel(ch);
+    CHECK(WsCloseListener(l, nullptr, nullptr) == S_OK);
+    WsFreeListener(l);
+  }
+}
+
+TEST_CASE("close_and_free_from_callbacks_on_the_host_thread") {
+  for (bool uv : host_kinds()) {
+    CAPTURE(uv);
+    fd_guard fds;
+    host h(uv);
+    USHORT port = 0;
+    WS_LISTENER* l = listener_on(h, &port);
+    WS_CHANNEL* ch = channel_for(l);
+    // The accept callback closes the listener asynchronously; the close callback frees
+    // the channel and the listener, from the host's thread.
+    struct chain {
+      WS_LISTENER* l;
+      WS_CHANNEL* ch;
+      thread_probe close_probe;
+      std::atomic<HRESULT> close_returned{S_FALSE};
+      std::atomic<bool> freed{false};
+    } c{l, ch, {}, S_FALSE, false};
+    c.close_probe.host_id = h.id;
+    WS_ASYNC_CONTEXT accept_ctx{[](HRESULT, WS_CALLBACK_MODEL, void* s) {
+                                  auto* cc = static_cast<chain*>(s);
+                                  WS_ASYNC_CONTEXT close_ctx{[](HRESULT, WS_CALLBACK_MODEL, void* s2) {
+                                                               auto* c2 = static_cast<chain*>(s2);
+                                                               c2->close_probe.calls++;
+                                                               WsFreeChannel(c2->ch);
+                                                               WsFreeListener(c2->l);
+                                                               c2->freed = true;
+                                                             },
+                                                             cc};
+                                  HRESULT hr = WsCloseListener(cc->l, &close_ctx, nullptr);
+                                  cc->close_returned = hr;
+                                  if (hr != WS_S_ASYNC) {
+                                    WsFreeChannel(cc->ch);
+                                    WsFreeListener(cc->l);
+                                    cc->freed = true;
+                                  }
+                                },
+                                &c};
+    REQUIRE(WsAcceptChannel(l, ch, &accept_ctx, nullptr) == WS_S_ASYNC);
+    int client = raw_connect(port);
+    REQUIRE(wait_until([&] { return c.freed.load(); }, 5s));
+    HRESULT returned = c.close_returned.load();
+    CHECK((returned == S_OK || returned == WS_S_ASYNC));
+    CHECK(c.close_probe.calls.load() == (returned == WS_S_ASYNC ? 1 : 0));
+    close_rst(client);
+  }
+}
+
+TEST_CASE("listeners_on_two_host_loops_call_back_on_their_own_threads") {
+  for (bool uv : host_kinds()) {
+    CAPTURE(uv);
+    fd_guard fds;
+    host a(uv), b(uv);
+    USHORT port_a = 0, port_b = 0;
+    WS_LISTENER* la = listener_on(a, &port_a);
+    WS_LISTENER* lb = listener_on(b, &port_b);
+    WS_CHANNEL* ca = channel_for(la);
+    WS_CHANNEL* cb = channel_for(lb);
+    thread_probe pa, pb;
+    pa.host_id = a.id;
+    pb.host_id = b.id;
+    WS_ASYNC_CONTEXT xa = pa.ctx(), xb = pb.ctx();
+    REQUIRE(WsAcceptChannel(la, ca, &xa, nullptr) == WS_S_ASYNC);
+    REQUIRE(WsAcceptChannel(lb, cb, &xb, nullptr) == WS_S_ASYNC);
+    int c1 = raw_connect(port_a), c2 = raw_connect(port_b);
+    REQUIRE(wait_until([&] { return pa.calls.load() == 1 && pb.calls.load() == 1; }, 5s));
+    CHECK(pa.on_host.load());
+    CHECK(pb.on_host.load());
+    CHECK(pa.hr.load() == S_OK);
+    CHECK(pb.hr.load() == S_OK);
+    close_rst(c1);
+    close_rst(c2);
+    WsFreeChannel(ca);
+    WsFreeChannel(cb);
+    WsFreeListener(la);
+    WsFreeListener(lb);
+  }
+}
+
+TEST_CASE("a_host_that_stops_its_loop_with_accepts_pending_gets_their_results_when_it_runs_again") {
+  for (bool uv : host_kinds()) {
+    CAPTURE(uv);
+    fd_guard fds;
+    host h(uv);
+    USHORT port = 0;
+    WS_LISTENER* l = listener_on(h, &port);
+    WS_CHANNEL* ch = channel_for(l);
+    thread_probe accept_probe, close_probe;
+    accept_probe.host_id = close_probe.host_id = h.id;
+    WS_ASYNC_CONTEXT ax = accept_probe.ctx(), cx = close_probe.ctx();
+    REQUIRE(WsAcceptChannel(l, ch, &ax, nullptr) == WS_S_ASYNC);
+    std::this_thread::sleep_for(20ms);  // the accept reaches the loop
+    h.paused = true;
+    std::this_thread::sleep_for(20ms);
+    // The host does not run its loop: the close from this thread waits for it.
+    REQUIRE(WsCloseListener(l, &cx, nullptr) == WS_S_ASYNC);
+    std::this_thread::sleep_for(50ms);
+    CHECK(accept_probe.calls.load() == 0);
+    CHECK(close_probe.calls.load() == 0);
+    h.paused = false;
+    REQUIRE(wait_until([&] { return close_probe.calls.load() == 1; }, 5s));
+    CHECK(accept_probe.calls.load() == 1);
+    CHECK(accept_probe.hr.load() == WS_E_OPERATION_ABORTED);
+    CHECK(close_probe.hr.load() == S_OK);
+    CHECK(accept_probe.on_host.load());
+    CHECK(close_probe.on_host.load());
+    WsFreeChannel(ch);
+    WsFreeListener(l);
+  }
+}
+
+TEST_CASE("a_client_channel_connects_on_a_host_loop") {
+  for (bool uv : host_kinds()) {
+    CAPTURE(uv);
+    fd_guard fds;
+    host h(uv);
+    USHORT port = 0;
+    WS_LISTENER* l = open_listener("net.tcp://127.0.0.1:0/", &port);
+    WS_CHANNEL_PROPERTY prop{OPENWWS_CHANNEL_PROPERTY_EVENT_LOOP, &h.loop, sizeof h.loop};
+    WS_CHANNEL* client = nullptr;
+    REQUIRE(WsCreateChannel(WS_CHANNEL_TYPE_DUPLEX_SESSION, WS_TCP_CHANNEL_BINDING, &prop, 1, nullptr, &client,
+                            nullptr) == S_OK);
+    auto url = u16("net.tcp://127.0.0.1:" + std::to_string(port) + "/");
+    WS_ENDPOINT_ADDRESS address{};
+    address.url = ws(url);
+    thread_probe probe;
+    probe.host_id = h.id;
+    WS_ASYNC_CONTEXT ctx = probe.ctx();
+    HRESULT hr = WsOpenChannel(client, &address, &ctx, nullptr);
+    CHECK((hr == S_OK || hr == WS_S_ASYNC));
+    if (hr == WS_S_ASYNC) {
+      REQUIRE(wait_until([&] { return probe.calls.load() == 1; }, 5s));
+      CHECK(probe.hr.load() == S_OK);
+      CHECK(probe.on_host.load());
+    }
+    CHECK(state_of(client) == WS_CHANNEL_STATE_OPEN);
+    CHECK(WsCloseChannel(client, nullptr, nullptr) == S_OK);
+    WsFreeChannel(client);
+    CHECK(WsCloseListener(l, nullptr, nullptr) == S_OK);
+    WsFreeListener(l);
+  }
+}
+
+}  // TEST_SUITE

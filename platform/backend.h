@@ -44,6 +44,7 @@ struct io_op {
   // ---- backend-private ----
   io_op* prev_ = nullptr;
   io_op* next_ = nullptr;
+  void* backend_data_ = nullptr;  // a readiness poller's word for a connecting socket
   bool queued_ = false;   // waiting in a slot FIFO or in the kernel
   bool in_fifo_ = false;  // waiting in a slot FIFO (not in the kernel)
 };

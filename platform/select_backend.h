@@ -27,5 +27,6 @@ int create_backend_named(std::string_view name, std::unique_ptr<backend>& out) n
 // Factories, one per mechanism file.
 int make_epoll_backend(std::unique_ptr<backend>& out) noexcept;
 int make_io_uring_backend(std::unique_ptr<backend>& out) noexcept;
+int make_kqueue_backend(std::unique_ptr<backend>& out) noexcept;
 
 }  // namespace openwws::platform

@@ -28,6 +28,9 @@ constexpr backend_entry compiled[] = {
 #ifdef OPENWWS_HAVE_KQUEUE
     {"kqueue", make_kqueue_backend},
 #endif
+#ifdef OPENWWS_HAVE_LIBUV
+    {"libuv", make_libuv_backend},
+#endif
 };
 
 }  // namespace

@@ -23,9 +23,39 @@
 #include <new>
 #include <vector>
 
+// ThreadSanitizer and the system's libuv: see tsan_note_loop_closes.
+#if defined(__SANITIZE_THREAD__)
+#define OPENWWS_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define OPENWWS_TSAN 1
+#endif
+#endif
+#if defined(OPENWWS_TSAN) && defined(__linux__)
+extern "C" void __sanitizer_syscall_pre_impl_close(long fd);
+#endif
+
 namespace openwws::platform {
 
 namespace {
+
+// libuv built without ThreadSanitizer (Debian's) closes its descriptors with
+// syscall(SYS_close), which TSan does not see. TSan then still holds the creating
+// thread's write to each of these descriptor numbers, and reports a data race when
+// another thread's socket() or accept() is given the number again. Telling TSan about
+// each close just before uv_loop_close makes it, while the descriptors are still open
+// and only this thread uses them (a newer libuv does the same when built with TSan).
+void tsan_note_loop_closes([[maybe_unused]] uv_loop_t* loop) noexcept {
+#if defined(OPENWWS_TSAN) && defined(__linux__)
+  int fds[] = {loop->backend_fd, loop->async_io_watcher.fd, loop->async_wfd, loop->signal_pipefd[0],
+               loop->signal_pipefd[1], loop->inotify_fd};
+  for (std::size_t i = 0; i < sizeof fds / sizeof fds[0]; ++i) {
+    bool seen = false;
+    for (std::size_t j = 0; j < i; ++j) seen = seen || fds[j] == fds[i];
+    if (fds[i] > 2 && !seen) __sanitizer_syscall_pre_impl_close(fds[i]);
+  }
+#endif
+}
 
 class uv_poller;
 
@@ -57,6 +87,7 @@ class uv_poller final : public poller {
     // Close callbacks run in a later iteration: turn the loop until all of ours ran.
     while (closing_ > 0) uv_run(loop_, UV_RUN_NOWAIT);
     if (own_loop_) {
+      tsan_note_loop_closes(loop_);
       uv_loop_close(loop_);
       delete loop_;
     }

@@ -318,9 +318,15 @@ bool same(const config& a, const config& b) {
 }
 
 const config accept4_config{"raw", mode::raw_accept4, false};
+#ifdef __linux__
+constexpr bool have_raw_epoll = true;
+#else
+constexpr bool have_raw_epoll = false;  // an epoll baseline needs epoll
+#endif
 
 std::vector<config> all_configs(const std::vector<std::string>& backends, bool have_uring) {
-  std::vector<config> v{accept4_config, {"raw", mode::raw_epoll, false}};
+  std::vector<config> v{accept4_config};
+  if (have_raw_epoll) v.push_back({"raw", mode::raw_epoll, false});
   if (have_uring) v.push_back({"raw", mode::raw_io_uring, false});
   for (auto& b : backends)
     for (mode m : {mode::sync_one, mode::sync_many, mode::async_short, mode::async_long})
@@ -337,9 +343,10 @@ std::vector<planned> make_plan(const std::vector<std::string>& backends, bool ha
   std::vector<planned> plan;
   for (int r = 0; r < reps; ++r) {
     std::vector<std::vector<config>> groups;
-    std::vector<config> raw{{"raw", mode::raw_epoll, false}};
+    std::vector<config> raw;
+    if (have_raw_epoll) raw.push_back({"raw", mode::raw_epoll, false});
     if (have_uring) raw.push_back({"raw", mode::raw_io_uring, false});
-    groups.push_back(raw);
+    if (!raw.empty()) groups.push_back(raw);
     for (auto& b : backends)
       for (bool create : {false, true}) {
         std::vector<config> g;

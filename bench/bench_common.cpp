@@ -4,19 +4,20 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <linux/futex.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <climits>
+#include <condition_variable>
 #include <cmath>
 #include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <mutex>
 #include <sstream>
 #include <thread>
 
@@ -178,24 +179,24 @@ bool wait_others_asleep(pid_t except, milliseconds limit) {
   return false;
 }
 
-// std::atomic<int> is a plain int underneath (libstdc++, lock-free), which the futex
-// calls below rely on. std::atomic::wait is not used: it has no timeout.
-static_assert(sizeof(std::atomic<int>) == sizeof(int) && std::atomic<int>::is_always_lock_free);
+// One condition variable for every counter (std::atomic::wait has no timeout, and a
+// futex exists on Linux only). Waiters re-check their own counter, so a wake meant for
+// another counter costs a spurious wake-up, never a lost one: wake_all takes the mutex
+// after the store, so a waiter either sees the new value or is already waiting.
+// The latencies measured never include this wait: t1 is taken before wake_all.
+namespace {
+std::mutex counter_mu;
+std::condition_variable counter_cv;
+}  // namespace
 
 bool wait_at_least(std::atomic<int>& counter, int want, milliseconds limit) {
-  auto deadline = clock_type::now() + limit;
-  for (;;) {
-    int v = counter.load(std::memory_order_acquire);
-    if (v >= want) return true;
-    auto left = std::chrono::duration_cast<std::chrono::nanoseconds>(deadline - clock_type::now()).count();
-    if (left <= 0) return false;
-    timespec ts{static_cast<time_t>(left / 1'000'000'000), static_cast<long>(left % 1'000'000'000)};
-    ::syscall(SYS_futex, reinterpret_cast<int*>(&counter), FUTEX_WAIT_PRIVATE, v, &ts, nullptr, 0);
-  }
+  std::unique_lock lock(counter_mu);
+  return counter_cv.wait_for(lock, limit, [&] { return counter.load(std::memory_order_acquire) >= want; });
 }
 
-void wake_all(std::atomic<int>& counter) {
-  ::syscall(SYS_futex, reinterpret_cast<int*>(&counter), FUTEX_WAKE_PRIVATE, INT_MAX, nullptr, nullptr, 0);
+void wake_all(std::atomic<int>&) {
+  { std::lock_guard lock(counter_mu); }
+  counter_cv.notify_all();
 }
 
 // ---- small helpers --------------------------------------------------------------------

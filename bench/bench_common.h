@@ -188,7 +188,7 @@ bool others_asleep(pid_t except);
 // when the limit passed first.
 bool wait_others_asleep(pid_t except, milliseconds limit);
 
-// A counter another thread moves forward: waits (futex, no polling) until it reaches
+// A counter another thread moves forward: waits (a condition variable, no polling) until it reaches
 // at least want, at most limit; false when the limit passed first. The other side
 // stores, then calls wake_all.
 bool wait_at_least(std::atomic<int>& counter, int want, milliseconds limit);

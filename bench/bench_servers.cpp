@@ -12,8 +12,10 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#ifdef __linux__
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#endif
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -224,6 +226,7 @@ class raw_accept4_server final : public threaded_server {
   int fd_ = -1;
 };
 
+#ifdef __linux__
 // Non-blocking listening socket, level-triggered epoll_wait, accept4 until EAGAIN; an
 // eventfd in the same set ends it.
 class raw_epoll_server final : public threaded_server {
@@ -284,6 +287,7 @@ class raw_epoll_server final : public threaded_server {
   }
   int fd_ = -1, ep_ = -1, stopfd_ = -1;
 };
+#endif  // __linux__
 
 // ---- the WsAcceptChannel modes ----------------------------------------------------------
 
@@ -564,7 +568,13 @@ cpu_snapshot take_cpu(const std::vector<client_slot>& slots) {
 std::unique_ptr<server> make_server(const config& c, const options& o, std::string& why) {
   switch (c.m) {
     case mode::raw_accept4: return std::make_unique<raw_accept4_server>();
-    case mode::raw_epoll: return std::make_unique<raw_epoll_server>();
+    case mode::raw_epoll:
+#ifdef __linux__
+      return std::make_unique<raw_epoll_server>();
+#else
+      why = "the raw epoll baseline exists on Linux only";
+      return nullptr;
+#endif
     case mode::raw_io_uring: return make_raw_io_uring_server(why);
     case mode::sync_one: return std::make_unique<sync_server>(c.backend, 1, c.create_per_accept);
     case mode::sync_many: return std::make_unique<sync_server>(c.backend, o.server_threads, c.create_per_accept);

@@ -6,7 +6,7 @@
 
 #include <webservices.h>
 
-#include <dirent.h>
+#include "platform/socket.h"
 
 #include <cstdarg>
 #include <cstddef>
@@ -92,13 +92,9 @@ class reader {
 
 // Open descriptors of this process (the directory stream's own one not counted).
 inline int open_fds() {
-  DIR* d = ::opendir("/proc/self/fd");
-  if (!d) violation("cannot open /proc/self/fd");
-  int n = 0;
-  while (dirent* e = ::readdir(d))
-    if (e->d_name[0] != '.') ++n;
-  ::closedir(d);
-  return n - 1;
+  int n = openwws::platform::open_descriptor_count();  // /proc/self/fd on Linux, /dev/fd elsewhere
+  if (n < 0) violation("cannot list the open descriptors: errno %d", -n);
+  return n;
 }
 
 }  // namespace fuzz

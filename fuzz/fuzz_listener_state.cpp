@@ -150,7 +150,7 @@ bool any_pending(run_state& r) {
 // A blocking connect to the listener's port: the connection is queued by the kernel
 // once this returns, whether or not anything accepts it. -1 on failure.
 int raw_connect(USHORT port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int fd = openwws::platform::stream_socket(AF_INET, false);
   FUZZ_CHECK(fd >= 0, "socket() failed");
   sockaddr_in a{};
   a.sin_family = AF_INET;

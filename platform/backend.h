@@ -1,5 +1,35 @@
 // SPDX-License-Identifier: MIT
 // The I/O backend interface: asynchronous accept, connect and cancel over one mechanism.
+//
+// The contract every backend keeps (tests/test_backend_contract.cpp checks it on each
+// compiled backend, without the listener):
+//
+// - Threads. Every method but wake() is called by the thread that runs the loop, one
+//   call at a time; that role may pass from one thread to another between calls
+//   (core/runtime.cpp hands it over), never during one. wake() may come from any
+//   thread at any time.
+// - Exactly once. Every op given to start_accept or start_connect completes exactly
+//   once, through op.complete, on the loop thread: inline, before start_accept or
+//   start_connect returns (a connection already queued, a registration that failed),
+//   inline from cancel (the op was waiting in a FIFO or a poller), or from a later
+//   run_once, or from remove_listener (io_uring reaps completions of other ops while
+//   it waits for its own). Nothing completes from wake() or on another thread.
+// - Hands off. From the moment op.complete is called, the op and its fd belong to
+//   core again: the backend never touches them afterwards (a synchronous caller may
+//   free the op as soon as it sees the result).
+// - Results. res >= 0 is the accepted fd (non-blocking, close-on-exec, SO_NOSIGPIPE
+//   where it exists) or 0 for a connect; res < 0 is -errno. A cancelled op completes
+//   with -ECANCELED, or with its real result if the kernel had finished it before the
+//   cancel took effect (io_uring); cancel of an op that completed already, or was
+//   never started, does nothing.
+// - remove_listener is called with no op pending on the slot. Once it returns the
+//   backend holds no reference to the slot or its fd (io_uring waits for its multishot
+//   accept's last completion; libuv has stopped its poll handle), so the caller may
+//   close the fd and free the slot.
+// - run_once(timeout_ms) waits at most about timeout_ms (-1: no limit, 0: does not
+//   block) and returns early after a wake(); a wake() made before run_once began makes
+//   it return without waiting. Several wake() calls may be merged into one. It may
+//   also return early for no reason (EINTR): callers loop.
 #pragma once
 
 #include <atomic>
@@ -44,6 +74,7 @@ struct io_op {
   // ---- backend-private ----
   io_op* prev_ = nullptr;
   io_op* next_ = nullptr;
+  void* backend_data_ = nullptr;  // a readiness poller's word for a connecting socket
   bool queued_ = false;   // waiting in a slot FIFO or in the kernel
   bool in_fifo_ = false;  // waiting in a slot FIFO (not in the kernel)
 };

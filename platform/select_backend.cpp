@@ -16,13 +16,20 @@ struct backend_entry {
   int (*make)(std::unique_ptr<backend>&) noexcept;
 };
 
-// Preference order: the first whose probe passes is the default.
+// Preference order: the first whose probe passes is the default. Linux: io_uring,
+// epoll, libuv; macOS and the BSDs: kqueue, libuv.
 constexpr backend_entry compiled[] = {
 #ifdef OPENWWS_HAVE_IO_URING
     {"io_uring", make_io_uring_backend},
 #endif
-#ifdef __linux__
+#ifdef OPENWWS_HAVE_EPOLL
     {"epoll", make_epoll_backend},
+#endif
+#ifdef OPENWWS_HAVE_KQUEUE
+    {"kqueue", make_kqueue_backend},
+#endif
+#ifdef OPENWWS_HAVE_LIBUV
+    {"libuv", make_libuv_backend},
 #endif
 };
 

@@ -9,6 +9,8 @@
 #include <string_view>
 #include <vector>
 
+struct uv_loop_s;  // uv_loop_t, without <uv.h> for everyone who includes this
+
 namespace openwws::platform {
 
 // Compiled-in backends whose probe passes on this machine, in preference order.
@@ -27,5 +29,11 @@ int create_backend_named(std::string_view name, std::unique_ptr<backend>& out) n
 // Factories, one per mechanism file.
 int make_epoll_backend(std::unique_ptr<backend>& out) noexcept;
 int make_io_uring_backend(std::unique_ptr<backend>& out) noexcept;
+int make_kqueue_backend(std::unique_ptr<backend>& out) noexcept;
+// libuv on a loop of its own, which it runs inside run_once.
+int make_libuv_backend(std::unique_ptr<backend>& out) noexcept;
+// libuv on a loop it does not own (not closed when the backend goes; the loop must
+// outlive it). run_once runs that loop, so nobody else may run it at the same time.
+int make_libuv_backend_on(uv_loop_s* loop, std::unique_ptr<backend>& out) noexcept;
 
 }  // namespace openwws::platform

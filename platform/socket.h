@@ -3,11 +3,13 @@
 // >= 0 on success or -errno, and retries EINTR itself.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
 
 #include <sys/socket.h>
+#include <sys/types.h>
 
 namespace openwws::platform {
 
@@ -31,15 +33,28 @@ int wildcard_endpoint(std::uint16_t port, ip_family family, endpoint& out) noexc
 // -ENOENT when the name has no such address.
 int resolve_endpoint(const std::string& host, std::uint16_t port, ip_family family, endpoint& out) noexcept;
 
+// A TCP socket of family (AF_INET, AF_INET6): close-on-exec, SO_NOSIGPIPE where it
+// exists, non-blocking if asked. An fd or -errno.
+int stream_socket(int family, bool nonblocking) noexcept;
+
 // socket + SO_REUSEADDR + bind + listen, non-blocking and close-on-exec: an fd.
 int listen_on(const endpoint& ep, int backlog) noexcept;
 
 // Port a bound socket listens on (0 on failure).
 std::uint16_t local_port(int fd) noexcept;
 
-// accept4(NONBLOCK|CLOEXEC); EINTR retried; -EAGAIN when nothing is queued.
-// ECONNABORTED and EPROTO (a peer that reset before the accept) count as -EAGAIN.
+// accept4(NONBLOCK|CLOEXEC), or accept + fcntl where accept4 is missing (macOS), and
+// SO_NOSIGPIPE where it exists; EINTR retried; -EAGAIN when nothing is queued.
+// ECONNABORTED and EPROTO (a peer that reset before the accept) are retried.
 int accept_one(int listen_fd) noexcept;
+
+// accept_one, but the new socket is blocking unless nonblocking (tests, tools).
+int accept_socket(int listen_fd, bool nonblocking) noexcept;
+
+// send() that never raises SIGPIPE (MSG_NOSIGNAL where it exists, SO_NOSIGPIPE on
+// every socket made by these helpers otherwise): bytes sent, or -errno (-EPIPE for a
+// peer that went away). EINTR retried.
+ssize_t send_nosignal(int fd, const void* data, std::size_t len) noexcept;
 
 // Non-blocking socket for ep, connect() started: the fd in *fd_out, and 0 when it
 // connected at once or -EINPROGRESS when the connect goes on; else -errno (no fd).

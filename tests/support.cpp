@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -105,8 +106,35 @@ WS_CHANNEL_STATE state_of(WS_CHANNEL* c) {
   return s;
 }
 
+int make_socket(bool v6, bool nonblocking) {
+  int fd = platform::stream_socket(v6 ? AF_INET6 : AF_INET, nonblocking);
+  if (fd < 0) {
+    errno = -fd;
+    return -1;
+  }
+  return fd;
+}
+
+int accept_blocking(int listen_fd) {
+  int fd = platform::accept_socket(listen_fd, false);
+  if (fd < 0) {
+    errno = -fd;
+    return -1;
+  }
+  return fd;
+}
+
+long send_nosignal(int fd, const void* data, std::size_t len) {
+  ssize_t n = platform::send_nosignal(fd, data, len);
+  if (n < 0) {
+    errno = static_cast<int>(-n);
+    return -1;
+  }
+  return static_cast<long>(n);
+}
+
 int raw_connect(USHORT port, bool v6) {
-  int fd = ::socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int fd = make_socket(v6);
   if (fd < 0) return -1;
   int rc;
   if (v6) {

@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstddef>
 #include <functional>
 #include <string>
 #include <thread>
@@ -48,6 +49,14 @@ WS_CHANNEL* channel_for(WS_LISTENER* l);
 USHORT port_of(WS_LISTENER* l);
 WS_LISTENER_STATE state_of(WS_LISTENER* l);
 WS_CHANNEL_STATE state_of(WS_CHANNEL* c);
+
+// A TCP socket (IPv6 if v6), close-on-exec and SIGPIPE-free on every OS (fcntl where
+// SOCK_CLOEXEC is missing); -1 on failure.
+int make_socket(bool v6 = false, bool nonblocking = false);
+// accept() on listen_fd giving a blocking, close-on-exec socket; -1 on failure.
+int accept_blocking(int listen_fd);
+// send() that never raises SIGPIPE: bytes sent or -1 (errno set).
+long send_nosignal(int fd, const void* data, std::size_t len);
 
 // Blocking loopback client socket connected to port (v6: [::1]); -1 on failure.
 int raw_connect(USHORT port, bool v6 = false);

@@ -6,9 +6,12 @@
 
 #include "platform/select_backend.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 using namespace openwws::test;
 
@@ -71,9 +74,23 @@ TEST_CASE_FIXTURE(fd_guard, "default_backend_is_the_first_available_one") {
   std::string name;
   REQUIRE(open_fresh_listener(&name, nullptr) == S_OK);
   CHECK(name == std::string(available.front()));
+  // Compiled and available backends follow the order of platform/select_backend.cpp,
+  // which the README quotes.
 #ifdef __linux__
-  CHECK(available.back() == "epoll");  // the fallback that always works on Linux
+  const std::vector<std::string_view> order{"io_uring", "epoll", "libuv"};
+  CHECK(std::find(available.begin(), available.end(), "epoll") != available.end());  // always works on Linux
+#else
+  const std::vector<std::string_view> order{"kqueue", "libuv"};
 #endif
+  for (const auto& list : {available, openwws::platform::compiled_backends()}) {
+    auto pos = order.begin();
+    for (auto b : list) {
+      pos = std::find(pos, order.end(), b);
+      CHECK_MESSAGE(pos != order.end(), "backend ", std::string(b), " is out of the documented order");
+      if (pos == order.end()) break;
+      ++pos;
+    }
+  }
 }
 
 TEST_CASE_FIXTURE(fd_guard, "unknown_backend_name_makes_open_fail_with_a_reason") {

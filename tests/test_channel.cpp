@@ -60,7 +60,7 @@ struct raw_server {
   int fd = -1;
   USHORT port = 0;
   explicit raw_server(bool listening, int backlog = 8) {
-    fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    fd = make_socket();
     REQUIRE(fd >= 0);
     sockaddr_in a{};
     a.sin_family = AF_INET;
@@ -76,7 +76,7 @@ struct raw_server {
   int accept_one() const {
     pollfd p{fd, POLLIN, 0};
     if (::poll(&p, 1, 5000) != 1) return -1;
-    return ::accept4(fd, nullptr, nullptr, SOCK_CLOEXEC);
+    return accept_blocking(fd);
   }
 };
 

@@ -374,7 +374,7 @@ TEST_CASE_FIXTURE(fd_guard, "free_error_releases_object_with_strings") {
 }
 
 TEST_CASE_FIXTURE(fd_guard, "open_listener_port_in_use_adds_string_naming_url_and_in_use") {
-  int raw = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int raw = make_socket();
   REQUIRE(raw >= 0);
   sockaddr_in a{};
   a.sin_family = AF_INET;

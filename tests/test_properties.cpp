@@ -461,7 +461,7 @@ namespace {
 // complete. Returns the fd (connected true/false) or -1.
 int connect_within(USHORT port, int wait_ms, bool& connected) {
   connected = false;
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  int fd = make_socket(false, true);
   if (fd < 0) return -1;
   sockaddr_in a{};
   a.sin_family = AF_INET;

@@ -75,7 +75,7 @@ struct client_load {
           continue;
         }
         connects++;
-        if (send) (void)!::send(fd, payload, sizeof payload, MSG_NOSIGNAL);
+        if (send) (void)send_nosignal(fd, payload, sizeof payload);
         close_rst(fd);
       }
     });
@@ -277,7 +277,8 @@ TEST_CASE_FIXTURE(fd_guard, "accepted_channels_aborted_or_closed_while_clients_s
     faulted_closes += action == 0;
     REQUIRE(WsResetChannel(ch, nullptr) == S_OK);
   }
-  MESSAGE(accepted, " channels accepted and torn down, ", clients.connects.load(), " client connections");
+  MESSAGE(accepted, " channels accepted and torn down (", faulted_closes, " aborted first), ", clients.connects.load(),
+          " client connections");
   WsCloseListener(l, nullptr, nullptr);
   WsFreeChannel(ch);
   WsFreeListener(l);

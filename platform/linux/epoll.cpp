@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
-// epoll backend: one-shot readiness on each listening socket, accept4 on the loop
-// thread, an eventfd to wake the loop from other threads.
+// epoll backend: the readiness core (platform/readiness.cpp) over EPOLLONESHOT
+// interest, with an eventfd to wake the loop from other threads.
+#include "platform/readiness.h"
 #include "platform/select_backend.h"
 #include "platform/socket.h"
 
@@ -10,87 +11,47 @@
 
 #include <cerrno>
 #include <cstdint>
+#include <new>
 
 namespace openwws::platform {
 
 namespace {
 
-// epoll_event.data.u64: 0 is the wake eventfd, a slot pointer as is, an op pointer
-// (connect) with the low bit set. Both structs are at least 8-byte aligned.
+// epoll_event.data.u64 of the wake eventfd; readiness tokens are never 0.
 constexpr std::uint64_t wake_tag = 0;
-constexpr std::uint64_t op_bit = 1;
 
-class epoll_backend final : public backend {
+class epoll_poller final : public poller {
  public:
-  epoll_backend(int epfd, int wakefd) noexcept : epfd_(epfd), wakefd_(wakefd) {}
-  ~epoll_backend() override {
+  epoll_poller(int epfd, int wakefd) noexcept : epfd_(epfd), wakefd_(wakefd) {}
+  ~epoll_poller() override {
     close_fd(wakefd_);
     close_fd(epfd_);
   }
 
-  std::string_view name() const noexcept override { return "epoll"; }
-
-  void start_accept(listener_slot& slot, io_op& op) noexcept override {
-    // Try at once only when nobody is queued, which keeps the FIFO fair (Asio's rule).
-    if (!slot.head_) {
-      int fd = accept_one(slot.fd);
-      if (fd != -EAGAIN) {
-        op.complete(op, fd);
-        return;
-      }
-    }
-    fifo_push(slot, op);
-    arm(slot);
+  int add(int fd, interest what, std::uintptr_t token, void*&) noexcept override {
+    return ctl(EPOLL_CTL_ADD, fd, what, token);
   }
 
-  void start_connect(io_op& op) noexcept override {
-    epoll_event ev{};
-    ev.events = EPOLLOUT | EPOLLONESHOT;
-    ev.data.u64 = reinterpret_cast<std::uintptr_t>(&op) | op_bit;
-    if (::epoll_ctl(epfd_, EPOLL_CTL_ADD, op.fd, &ev) < 0) {
-      op.complete(op, -errno);
-      return;
-    }
-    op.queued_ = true;
+  int rearm(int fd, interest what, std::uintptr_t token, void*&) noexcept override {
+    return ctl(EPOLL_CTL_MOD, fd, what, token);
   }
 
-  void cancel(io_op& op) noexcept override {
-    if (!op.queued_) return;  // completed already, or never started
-    if (op.kind == op_kind::accept) {
-      fifo_remove(*op.slot, op);
-    } else {
-      ::epoll_ctl(epfd_, EPOLL_CTL_DEL, op.fd, nullptr);
-      op.queued_ = false;
-      forget_harvested(reinterpret_cast<std::uintptr_t>(&op) | op_bit);
-    }
-    op.complete(op, -ECANCELED);
-  }
+  void remove(int fd, interest, void*&) noexcept override { ::epoll_ctl(epfd_, EPOLL_CTL_DEL, fd, nullptr); }
 
-  void remove_listener(listener_slot& slot) noexcept override {
-    if (slot.registered_) ::epoll_ctl(epfd_, EPOLL_CTL_DEL, slot.fd, nullptr);
-    slot.registered_ = false;
-    slot.armed_ = false;
-    forget_harvested(reinterpret_cast<std::uintptr_t>(&slot));
-  }
-
-  void run_once(int timeout_ms) noexcept override {
-    int n = ::epoll_wait(epfd_, events_, max_events, timeout_ms);
-    if (n < 0) return;  // EINTR: the caller loops
-    harvested_ = n;
-    for (next_ = 0; next_ < harvested_; ++next_) {
-      std::uint64_t tag = events_[next_].data.u64;
-      if (tag == wake_tag) {
+  int wait(int timeout_ms, std::uintptr_t* tokens, int max) noexcept override {
+    if (max > max_events) max = max_events;
+    int n = ::epoll_wait(epfd_, events_, max, timeout_ms);
+    if (n < 0) return 0;  // EINTR: the caller loops
+    int out = 0;
+    for (int i = 0; i < n; ++i) {
+      if (events_[i].data.u64 == wake_tag) {
         std::uint64_t count;
         [[maybe_unused]] ssize_t r = ::read(wakefd_, &count, sizeof count);
-      } else if (tag == forgotten) {
-        continue;
-      } else if (tag & op_bit) {
-        connect_ready(*reinterpret_cast<io_op*>(tag & ~op_bit));
       } else {
-        accept_ready(*reinterpret_cast<listener_slot*>(tag));
+        tokens[out++] = static_cast<std::uintptr_t>(events_[i].data.u64);
       }
     }
-    harvested_ = 0;
+    return out;
   }
 
   int poll_fd() const noexcept override { return epfd_; }
@@ -102,59 +63,17 @@ class epoll_backend final : public backend {
 
  private:
   static constexpr int max_events = 128;
-  static constexpr std::uint64_t forgotten = 2;
 
-  void arm(listener_slot& slot) noexcept {
-    if (slot.armed_) return;
+  int ctl(int op, int fd, interest what, std::uintptr_t token) noexcept {
     epoll_event ev{};
-    ev.events = EPOLLIN | EPOLLONESHOT;
-    ev.data.u64 = reinterpret_cast<std::uintptr_t>(&slot);
-    int rc = ::epoll_ctl(epfd_, slot.registered_ ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, slot.fd, &ev);
-    if (rc < 0) {
-      // Without readiness nothing would ever wake the queued accepts: fail them now.
-      fail_all(slot, -errno);
-      return;
-    }
-    slot.registered_ = true;
-    slot.armed_ = true;
-  }
-
-  void fail_all(listener_slot& slot, int res) noexcept {
-    while (io_op* op = slot.head_) {
-      fifo_remove(slot, *op);
-      op->complete(*op, res);
-    }
-  }
-
-  void accept_ready(listener_slot& slot) noexcept {
-    slot.armed_ = false;  // one-shot: the event disarmed it
-    while (io_op* op = slot.head_) {
-      int fd = accept_one(slot.fd);
-      if (fd == -EAGAIN) break;
-      fifo_remove(slot, *op);
-      op->complete(*op, fd);
-    }
-    if (slot.head_) arm(slot);
-  }
-
-  void connect_ready(io_op& op) noexcept {
-    ::epoll_ctl(epfd_, EPOLL_CTL_DEL, op.fd, nullptr);
-    op.queued_ = false;
-    op.complete(op, connect_result(op.fd));
-  }
-
-  // Events harvested by this run_once but not dispatched yet may name a source that is
-  // going away (libuv's uv__platform_invalidate_fd).
-  void forget_harvested(std::uint64_t tag) noexcept {
-    for (int i = next_ + 1; i < harvested_; ++i)
-      if (events_[i].data.u64 == tag) events_[i].data.u64 = forgotten;
+    ev.events = (what == interest::read ? EPOLLIN : EPOLLOUT) | EPOLLONESHOT;
+    ev.data.u64 = token;
+    return ::epoll_ctl(epfd_, op, fd, &ev) < 0 ? -errno : 0;
   }
 
   int epfd_;
   int wakefd_;
   epoll_event events_[max_events];
-  int harvested_ = 0;
-  int next_ = 0;
 };
 
 }  // namespace
@@ -177,13 +96,13 @@ int make_epoll_backend(std::unique_ptr<backend>& out) noexcept {
     close_fd(epfd);
     return err;
   }
-  out.reset(new (std::nothrow) epoll_backend(epfd, wakefd));
-  if (!out) {
+  std::unique_ptr<poller> p(new (std::nothrow) epoll_poller(epfd, wakefd));
+  if (!p) {
     close_fd(wakefd);
     close_fd(epfd);
     return -ENOMEM;
   }
-  return 0;
+  return make_readiness_backend("epoll", std::move(p), out);
 }
 
 }  // namespace openwws::platform

@@ -18,29 +18,23 @@ namespace openwws::platform {
 
 namespace {
 
-[[maybe_unused]] int set_nonblocking_cloexec(int fd) noexcept {
+// FD_CLOEXEC, and O_NONBLOCK set or cleared: where accept4 and SOCK_* flags are missing.
+[[maybe_unused]] int set_flags(int fd, bool nonblocking) noexcept {
   int flags = ::fcntl(fd, F_GETFL);
-  if (flags < 0 || ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) return -errno;
+  if (flags < 0) return -errno;
+  int want = nonblocking ? flags | O_NONBLOCK : flags & ~O_NONBLOCK;
+  if (want != flags && ::fcntl(fd, F_SETFL, want) < 0) return -errno;
   if (::fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) return -errno;
   return 0;
 }
 
-int new_socket(int family) noexcept {
-#ifdef SOCK_NONBLOCK
-  int fd = ::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  return fd < 0 ? -errno : fd;
-#else
-  int fd = ::socket(family, SOCK_STREAM, 0);
-  if (fd < 0) return -errno;
-  if (int rc = set_nonblocking_cloexec(fd); rc < 0) {
-    close_fd(fd);
-    return rc;
-  }
+// SO_NOSIGPIPE (macOS, FreeBSD): a write to a reset peer gives EPIPE instead of raising
+// SIGPIPE. Accepted sockets get it too; where the option is missing (Linux),
+// send_nosignal's MSG_NOSIGNAL does the same per call.
+void set_no_sigpipe([[maybe_unused]] int fd) noexcept {
 #ifdef SO_NOSIGPIPE
   int one = 1;
   ::setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof one);
-#endif
-  return fd;
 #endif
 }
 
@@ -64,9 +58,9 @@ void fill_v6(endpoint& out, const in6_addr& addr, std::uint16_t port, std::uint3
 }
 
 bool ipv6_available() noexcept {
-  int fd = ::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int fd = stream_socket(AF_INET6, false);
   if (fd < 0) return false;
-  ::close(fd);
+  close_fd(fd);
   return true;
 }
 
@@ -144,8 +138,26 @@ int resolve_endpoint(const std::string& host, std::uint16_t port, ip_family fami
   return result;
 }
 
+int stream_socket(int family, bool nonblocking) noexcept {
+#if defined(SOCK_NONBLOCK) && defined(SOCK_CLOEXEC)
+  int fd = ::socket(family, SOCK_STREAM | SOCK_CLOEXEC | (nonblocking ? SOCK_NONBLOCK : 0), 0);
+  if (fd < 0) return -errno;
+#else
+  // macOS has neither flag: another thread's fork+exec between socket() and fcntl()
+  // could inherit this fd, a window Apple's API leaves open.
+  int fd = ::socket(family, SOCK_STREAM, 0);
+  if (fd < 0) return -errno;
+  if (int rc = set_flags(fd, nonblocking); rc < 0) {
+    close_fd(fd);
+    return rc;
+  }
+#endif
+  set_no_sigpipe(fd);
+  return fd;
+}
+
 int listen_on(const endpoint& ep, int backlog) noexcept {
-  int fd = new_socket(ep.addr.ss_family);
+  int fd = stream_socket(ep.addr.ss_family, true);
   if (fd < 0) return fd;
   int one = 1;
   int rc = 0;
@@ -174,30 +186,38 @@ std::uint16_t local_port(int fd) noexcept {
   return 0;
 }
 
-int accept_one(int listen_fd) noexcept {
+int accept_socket(int listen_fd, bool nonblocking) noexcept {
   for (;;) {
-#ifdef SOCK_NONBLOCK
-    int fd = ::accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+#if defined(SOCK_NONBLOCK) && defined(SOCK_CLOEXEC)
+    int fd = ::accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC | (nonblocking ? SOCK_NONBLOCK : 0));
 #else
+    // macOS: plain accept. The BSDs hand down O_NONBLOCK from the listening socket, so
+    // set_flags sets or clears it explicitly either way.
     int fd = ::accept(listen_fd, nullptr, nullptr);
     if (fd >= 0) {
-      if (int rc = set_nonblocking_cloexec(fd); rc < 0) {
+      if (int rc = set_flags(fd, nonblocking); rc < 0) {
         close_fd(fd);
         return rc;
       }
     }
 #endif
-    if (fd >= 0) return fd;
+    if (fd >= 0) {
+      set_no_sigpipe(fd);
+      return fd;
+    }
     int err = errno;
     if (err == EINTR) continue;
-    // A connection that was reset while queued is not an error of the listener.
+    // A connection that was reset while queued is not an error of the listener
+    // (macOS and the BSDs report it as ECONNABORTED, Linux rarely, as EPROTO too).
     if (err == ECONNABORTED || err == EPROTO) continue;
     return err == EWOULDBLOCK ? -EAGAIN : -err;
   }
 }
 
+int accept_one(int listen_fd) noexcept { return accept_socket(listen_fd, true); }
+
 int connect_start(const endpoint& ep, int* fd_out) noexcept {
-  int fd = new_socket(ep.addr.ss_family);
+  int fd = stream_socket(ep.addr.ss_family, true);
   if (fd < 0) return fd;
   int rc;
   // An IPv4-mapped peer needs IPV6_V6ONLY off, which is only the usual default
@@ -231,6 +251,19 @@ int connect_result(int fd) noexcept {
   socklen_t len = sizeof err;
   if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) return -errno;
   return -err;
+}
+
+ssize_t send_nosignal(int fd, const void* data, std::size_t len) noexcept {
+#ifdef MSG_NOSIGNAL
+  constexpr int flags = MSG_NOSIGNAL;
+#else
+  constexpr int flags = 0;  // SO_NOSIGPIPE, set on every socket made here, does it
+#endif
+  for (;;) {
+    ssize_t n = ::send(fd, data, len, flags);
+    if (n >= 0) return n;
+    if (errno != EINTR) return -errno;
+  }
 }
 
 void close_fd(int fd) noexcept {

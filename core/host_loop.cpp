@@ -5,6 +5,7 @@
 
 #include "core/error.h"
 #include "platform/select_backend.h"
+#include "platform/socket.h"
 
 namespace openwws::core {
 

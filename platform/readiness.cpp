@@ -90,6 +90,8 @@ class readiness_backend final : public backend {
   }
 
   void wake() noexcept override { poller_->wake(); }
+  int poll_fd() const noexcept override { return poller_->descriptor(); }
+  void schedule_activity(int timeout_ms) noexcept override { poller_->schedule_activity(timeout_ms); }
 
  private:
   static constexpr int max_events = 128;

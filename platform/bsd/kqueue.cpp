@@ -33,6 +33,7 @@ class kqueue_poller final : public poller {
  public:
   explicit kqueue_poller(int kq) noexcept : kq_(kq) {}
   ~kqueue_poller() override { close_fd(kq_); }
+  int descriptor() const noexcept override { return kq_; }
 
   int add(int fd, interest what, std::uintptr_t token, void*&) noexcept override {
     return change(fd, filter_of(what), EV_ADD | EV_ENABLE | EV_DISPATCH, token);

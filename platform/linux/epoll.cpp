@@ -54,7 +54,7 @@ class epoll_poller final : public poller {
     return out;
   }
 
-  int poll_fd() const noexcept override { return epfd_; }
+  int descriptor() const noexcept override { return epfd_; }
 
   void wake() noexcept override {
     std::uint64_t one = 1;

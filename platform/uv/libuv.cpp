@@ -71,11 +71,25 @@ struct poll_handle {
   bool fired = false;   // reported by this round's wait and not re-armed yet
 };
 
+// Hosted: a guest on the application's loop (activity non-null), which only that
+// application runs; readiness found by its uv_run waits in pending_ until the core's
+// next wait(), and activity tells the core to come and take it.
 class uv_poller final : public poller {
  public:
-  uv_poller(uv_loop_t* loop, bool own_loop) noexcept : loop_(loop), own_loop_(own_loop) {}
+  uv_poller(uv_loop_t* loop, bool own_loop, void (*activity)(void*) noexcept, void* ctx) noexcept
+      : loop_(loop), own_loop_(own_loop), activity_(activity), activity_ctx_(ctx) {}
 
   ~uv_poller() override {
+    if (own_loop_) {
+      tsan_note_loop_closes(loop_);
+      uv_loop_close(loop_);
+      delete loop_;
+    }
+  }
+
+  // Closes every handle, then deletes the poller once their close callbacks have run:
+  // at once by turning a loop of its own, or in a later iteration of the host's loop.
+  void shutdown() noexcept {
     // Every source should be gone; close whatever is left so the loop can wind down.
     for (auto& ph : all_)
       if (ph->open) close_handle(*ph);
@@ -84,22 +98,25 @@ class uv_poller final : public poller {
       ++closing_;
       uv_close(h, on_closed_count);
     }
+    if (hosted()) {
+      dying_ = true;
+      if (closing_ == 0) delete this;
+      return;
+    }
     // Close callbacks run in a later iteration: turn the loop until all of ours ran.
     while (closing_ > 0) uv_run(loop_, UV_RUN_NOWAIT);
-    if (own_loop_) {
-      tsan_note_loop_closes(loop_);
-      uv_loop_close(loop_);
-      delete loop_;
-    }
+    delete this;
   }
 
   int init() noexcept {
-    if (int rc = uv_async_init(loop_, &async_, [](uv_async_t*) {}); rc < 0) return rc;
+    if (int rc = uv_async_init(loop_, &async_, on_async); rc < 0) return rc;
     async_.data = this;
     if (int rc = uv_timer_init(loop_, &timer_); rc < 0) return rc;
     timer_.data = this;
-    // The timer only bounds a wait; it must not keep a loop alive by itself.
+    // The timer only bounds a wait (or schedules activity): it must not keep a loop
+    // alive by itself; nor, on a host's loop, may the wake-up: pending I/O does that.
     uv_unref(reinterpret_cast<uv_handle_t*>(&timer_));
+    if (hosted()) uv_unref(reinterpret_cast<uv_handle_t*>(&async_));
     try {
       all_.reserve(16);
     } catch (const std::bad_alloc&) {
@@ -140,7 +157,11 @@ class uv_poller final : public poller {
   void remove(int, interest, void*& data) noexcept override {
     auto* ph = static_cast<poll_handle*>(data);
     data = nullptr;
-    if (ph) close_handle(*ph);
+    if (!ph) return;
+    // Readiness found for it but not taken yet names a source that is going away.
+    for (int i = 0; i < pending_count_; ++i)
+      if (pending_[i] == ph) pending_[i] = nullptr;
+    close_handle(*ph);
   }
 
   int wait(int timeout_ms, std::uintptr_t* tokens, int max) noexcept override {
@@ -156,6 +177,7 @@ class uv_poller final : public poller {
       ph->fired = false;
     }
     fired_count_ = 0;
+    if (hosted()) return take_pending(tokens, max);
     batch_ = tokens;
     batch_max_ = max < max_events ? max : max_events;
     batch_count_ = 0;
@@ -175,6 +197,16 @@ class uv_poller final : public poller {
 
   void wake() noexcept override { uv_async_send(&async_); }
 
+  int descriptor() const noexcept override { return hosted() ? -1 : uv_backend_fd(loop_); }
+
+  void schedule_activity(int timeout_ms) noexcept override {
+    if (!hosted()) return;
+    if (timeout_ms < 0)
+      uv_timer_stop(&timer_);
+    else
+      uv_timer_start(&timer_, on_timer, static_cast<std::uint64_t>(timeout_ms), 0);
+  }
+
  private:
   static constexpr int max_events = 128;
 
@@ -185,6 +217,35 @@ class uv_poller final : public poller {
     return rc;
   }
 
+  bool hosted() const noexcept { return activity_ != nullptr; }
+
+  static void on_async(uv_async_t* h) noexcept {
+    auto& self = *static_cast<uv_poller*>(h->data);
+    if (self.hosted()) self.activity_(self.activity_ctx_);
+  }
+
+  static void on_timer(uv_timer_t* h) noexcept {
+    auto& self = *static_cast<uv_poller*>(h->data);
+    self.activity_(self.activity_ctx_);
+  }
+
+  // Hosted: what the host's loop found, handed to the core's next wait().
+  int take_pending(std::uintptr_t* tokens, int max) noexcept {
+    int out = 0;
+    for (int i = 0; i < pending_count_; ++i) {
+      poll_handle* ph = pending_[i];
+      if (!ph) continue;  // removed meanwhile
+      if (out == max) {
+        ph->fired = false;  // level-triggered: the host's loop reports it again
+        continue;
+      }
+      tokens[out++] = ph->token;
+      fired_[fired_count_++] = ph;
+    }
+    pending_count_ = 0;
+    return out;
+  }
+
   static void on_poll(uv_poll_t* h, int status, int) noexcept {
     auto* ph = static_cast<poll_handle*>(h->data);
     uv_poller& self = *ph->owner;
@@ -192,6 +253,13 @@ class uv_poller final : public poller {
     // SO_ERROR tells the real story, so it is reported as readiness like any other.
     if (status < 0) ph->active = false;
     if (ph->fired) return;  // reported already in this wait (libuv may poll twice)
+    if (self.hosted()) {
+      if (self.pending_count_ == max_events) return;  // level-triggered: it comes back
+      ph->fired = true;
+      self.pending_[self.pending_count_++] = ph;
+      self.activity_(self.activity_ctx_);
+      return;
+    }
     if (!self.batch_ || self.batch_count_ == self.batch_max_) {
       // No room: leave it started; level-triggered, it comes back on the next wait.
       return;
@@ -232,15 +300,24 @@ class uv_poller final : public poller {
     uv_close(reinterpret_cast<uv_handle_t*>(&ph.h), [](uv_handle_t* h) {
       auto* closed = static_cast<poll_handle*>(h->data);
       uv_poller& self = *closed->owner;
-      --self.closing_;
       self.give_back(*closed);
+      self.closed_one();
     });
   }
 
-  static void on_closed_count(uv_handle_t* h) noexcept { --static_cast<uv_poller*>(h->data)->closing_; }
+  static void on_closed_count(uv_handle_t* h) noexcept { static_cast<uv_poller*>(h->data)->closed_one(); }
+
+  void closed_one() noexcept {
+    if (--closing_ == 0 && dying_) delete this;
+  }
 
   uv_loop_t* loop_;
   bool own_loop_;
+  void (*activity_)(void*) noexcept;
+  void* activity_ctx_;
+  bool dying_ = false;  // hosted, shut down: the last close callback deletes
+  poll_handle* pending_[max_events];
+  int pending_count_ = 0;
   uv_async_t async_{};
   uv_timer_t timer_{};
   int closing_ = 0;  // uv_close calls whose callback has not run yet
@@ -254,8 +331,33 @@ class uv_poller final : public poller {
   int fired_count_ = 0;
 };
 
-int make_on(uv_loop_t* loop, bool own_loop, std::unique_ptr<backend>& out) noexcept {
-  std::unique_ptr<uv_poller> p(new (std::nothrow) uv_poller(loop, own_loop));
+// What the readiness core owns: deleting it shuts the poller down, which may finish
+// only in a later iteration of a host's loop (uv_close's rule).
+class uv_poller_owner final : public poller {
+ public:
+  explicit uv_poller_owner(uv_poller* p) noexcept : p_(p) {}
+  ~uv_poller_owner() override { p_->shutdown(); }
+  int add(int fd, interest what, std::uintptr_t token, void*& data) noexcept override {
+    return p_->add(fd, what, token, data);
+  }
+  int rearm(int fd, interest what, std::uintptr_t token, void*& data) noexcept override {
+    return p_->rearm(fd, what, token, data);
+  }
+  void remove(int fd, interest what, void*& data) noexcept override { p_->remove(fd, what, data); }
+  int wait(int timeout_ms, std::uintptr_t* tokens, int max) noexcept override {
+    return p_->wait(timeout_ms, tokens, max);
+  }
+  void wake() noexcept override { p_->wake(); }
+  int descriptor() const noexcept override { return p_->descriptor(); }
+  void schedule_activity(int timeout_ms) noexcept override { p_->schedule_activity(timeout_ms); }
+
+ private:
+  uv_poller* p_;
+};
+
+int make_on(uv_loop_t* loop, bool own_loop, void (*activity)(void*) noexcept, void* ctx,
+            std::unique_ptr<backend>& out) noexcept {
+  auto* p = new (std::nothrow) uv_poller(loop, own_loop, activity, ctx);
   if (!p) {
     if (own_loop) {
       uv_loop_close(loop);
@@ -263,8 +365,13 @@ int make_on(uv_loop_t* loop, bool own_loop, std::unique_ptr<backend>& out) noexc
     }
     return -ENOMEM;
   }
+  std::unique_ptr<uv_poller_owner> owner(new (std::nothrow) uv_poller_owner(p));
+  if (!owner) {
+    p->shutdown();
+    return -ENOMEM;
+  }
   if (int rc = p->init(); rc < 0) return rc;
-  return make_readiness_backend("libuv", std::move(p), out);
+  return make_readiness_backend("libuv", std::move(owner), out);
 }
 
 }  // namespace
@@ -276,11 +383,16 @@ int make_libuv_backend(std::unique_ptr<backend>& out) noexcept {
     delete loop;
     return rc;
   }
-  return make_on(loop, true, out);
+  return make_on(loop, true, nullptr, nullptr, out);
 }
 
 int make_libuv_backend_on(uv_loop_s* loop, std::unique_ptr<backend>& out) noexcept {
-  return make_on(loop, false, out);
+  return make_on(loop, false, nullptr, nullptr, out);
+}
+
+int make_libuv_backend_hosted(uv_loop_s* loop, void (*activity)(void*) noexcept, void* ctx,
+                              std::unique_ptr<backend>& out) noexcept {
+  return make_on(loop, false, activity, ctx, out);
 }
 
 }  // namespace openwws::platform

@@ -52,10 +52,11 @@ inline bool pair_supported(WS_CHANNEL_TYPE type, WS_CHANNEL_BINDING binding, sid
 
 // The loop behind an OPENWWS_EVENT_LOOP handle; nullptr if it is none.
 core::loop* event_loop_of(OPENWWS_EVENT_LOOP* handle) noexcept;
+// The loop set by OpenwwsSetDefaultEventLoop, or the process's own; one reference.
+HRESULT acquire_default_loop(core::loop*& out, WS_ERROR* error) noexcept;
 
 // The loop that objects made with these properties live on: the one the openwws
-// EVENT_LOOP property names, or the process's default loop. One reference for the
-// caller.
+// EVENT_LOOP property names, or the default one. One reference for the caller.
 template <typename Prop, typename Id>
 HRESULT acquire_loop(const Prop* props, ULONG count, Id loop_id, core::loop*& out, WS_ERROR* error,
                      const char* fn) noexcept {
@@ -71,7 +72,7 @@ HRESULT acquire_loop(const Prop* props, ULONG count, Id loop_id, core::loop*& ou
     out = chosen;
     return S_OK;
   }
-  return core::thread_loop::acquire(out, error);
+  return acquire_default_loop(out, error);
 }
 
 }  // namespace openwws::api

@@ -918,6 +918,11 @@ HRESULT WINAPI OpenwwsGetEventLoopDescriptor(OPENWWS_EVENT_LOOP *loop, int *desc
 int WINAPI OpenwwsGetEventLoopTimeout(OPENWWS_EVENT_LOOP *loop);
 HRESULT WINAPI OpenwwsRunEventLoop(OPENWWS_EVENT_LOOP *loop, WS_ERROR *error);
 void WINAPI OpenwwsFreeEventLoop(OPENWWS_EVENT_LOOP *loop);
+/* Listeners and channels created from now on without an EVENT_LOOP property live on
+ * loop (NULL: on openwws's own threads again), so that code written for Windows
+ * runs unchanged on the application's loop. Objects created before stay where they
+ * are. E_INVALIDARG if loop is neither NULL nor an event loop. */
+HRESULT WINAPI OpenwwsSetDefaultEventLoop(OPENWWS_EVENT_LOOP *loop, WS_ERROR *error);
 
 #ifdef __cplusplus
 }

@@ -6,6 +6,7 @@
 #include "core/drivers.h"
 
 #include <atomic>
+#include <mutex>
 #include <new>
 
 using namespace openwws;
@@ -20,8 +21,25 @@ struct _OPENWWS_EVENT_LOOP {
 
 namespace openwws::api {
 
+namespace {
+std::mutex g_default_mu;
+core::loop* g_default = nullptr;  // one reference while set
+}  // namespace
+
 core::loop* event_loop_of(OPENWWS_EVENT_LOOP* handle) noexcept {
   return usable(handle) ? handle->loop : nullptr;
+}
+
+HRESULT acquire_default_loop(core::loop*& out, WS_ERROR* error) noexcept {
+  {
+    std::lock_guard lock(g_default_mu);
+    if (g_default) {
+      g_default->retain();
+      out = g_default;
+      return S_OK;
+    }
+  }
+  return core::thread_loop::acquire(out, error);
 }
 
 }  // namespace openwws::api
@@ -60,6 +78,23 @@ int WINAPI OpenwwsGetEventLoopTimeout(OPENWWS_EVENT_LOOP* loop) {
 HRESULT WINAPI OpenwwsRunEventLoop(OPENWWS_EVENT_LOOP* loop, WS_ERROR* error) {
   if (!api::usable(loop)) return api::invalid(error, "OpenwwsRunEventLoop", "loop is NULL or not an event loop");
   loop->loop->run();
+  return S_OK;
+}
+
+HRESULT WINAPI OpenwwsSetDefaultEventLoop(OPENWWS_EVENT_LOOP* loop, WS_ERROR* error) {
+  core::loop* chosen = nullptr;
+  if (loop) {
+    chosen = api::event_loop_of(loop);
+    if (!chosen) return api::invalid(error, "OpenwwsSetDefaultEventLoop", "loop is not an event loop");
+    chosen->retain();
+  }
+  core::loop* previous;
+  {
+    std::lock_guard lock(api::g_default_mu);
+    previous = api::g_default;
+    api::g_default = chosen;
+  }
+  if (previous) previous->release();
   return S_OK;
 }
 

@@ -360,4 +360,31 @@ TEST_CASE("a_client_channel_connects_on_a_host_loop") {
   }
 }
 
+TEST_CASE("objects_without_the_property_live_on_the_default_event_loop_while_one_is_set") {
+  for (bool uv : host_kinds()) {
+    CAPTURE(uv);
+    fd_guard fds;
+    host h(uv);
+    error_object err;
+    void* not_a_loop = &err;
+    CHECK(OpenwwsSetDefaultEventLoop(static_cast<OPENWWS_EVENT_LOOP*>(not_a_loop), err) == E_INVALIDARG);
+    REQUIRE(OpenwwsSetDefaultEventLoop(h.loop, nullptr) == S_OK);
+    USHORT port = 0;
+    WS_LISTENER* l = open_listener("net.tcp://127.0.0.1:0/", &port);  // no EVENT_LOOP property
+    REQUIRE(OpenwwsSetDefaultEventLoop(nullptr, nullptr) == S_OK);
+    WS_CHANNEL* ch = channel_for(l);
+    thread_probe probe;
+    probe.host_id = h.id;
+    WS_ASYNC_CONTEXT ctx = probe.ctx();
+    REQUIRE(WsAcceptChannel(l, ch, &ctx, nullptr) == WS_S_ASYNC);
+    int client = raw_connect(port);
+    REQUIRE(wait_until([&] { return probe.calls.load() == 1; }, 5s));
+    CHECK(probe.on_host.load());
+    CHECK(probe.model.load() == WS_SHORT_CALLBACK);
+    close_rst(client);
+    WsFreeChannel(ch);
+    WsFreeListener(l);
+  }
+}
+
 }  // TEST_SUITE

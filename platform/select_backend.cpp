@@ -70,6 +70,15 @@ int create_backend(std::unique_ptr<backend>& out, std::string& why) {
   for (const auto& e : compiled) {
     last = e.make(out);
     if (last == 0) return 0;
+    // No descriptor left is not the machine lacking this backend: falling back would
+    // keep the process on a lesser one for good, where the next try may well succeed.
+    // (ENOMEM is not counted: io_uring's rings on older kernels count against
+    // RLIMIT_MEMLOCK, a lasting limit that epoll does not meet.)
+    if (last == -EMFILE || last == -ENFILE) {
+      why = std::string("no descriptor or memory to start the ") + std::string(e.name) + " backend: " +
+            errno_text(-last);
+      return last;
+    }
   }
   why = "no I/O backend works on this machine: " + errno_text(-last);
   return last;

@@ -103,17 +103,19 @@ class host_loop final : public loop {
   void run() noexcept;
 
  private:
-  explicit host_loop(uv_loop_s* uv) noexcept : uv_(uv) {}
+  explicit host_loop(uv_loop_s* uv) noexcept : uv_(uv) { end_cmd_.run = run_end; }
   ~host_loop() override = default;
   int make_backend(std::unique_ptr<platform::backend>& out, std::string& why) noexcept override;
   bool start_driver() noexcept override;
   static void on_activity(void* self) noexcept;
+  static void run_end(command& c) noexcept;
 
   uv_loop_s* uv_;
   std::atomic<std::size_t> refs_{1};
   std::mutex run_mu_;
   std::atomic<std::thread::id> host_thread_{};  // the thread that ran the loop last
   bool doomed_ = false;                         // released inside run(): run() deletes
+  command end_cmd_;                             // the last release, off the host's thread
 };
 
 }  // namespace openwws::core

@@ -65,9 +65,18 @@ void host_loop::release() noexcept {
     doomed_ = true;  // run() is on this thread's stack: it deletes the loop on its way out
     return;
   }
+  if (uv_) {
+    // The backend's handles live on the host's libuv loop, which only its own thread
+    // may touch: the loop ends there, in its next run (the application keeps running
+    // its uv loop until our handles are closed, as documented).
+    post(end_cmd_);
+    return;
+  }
   { std::lock_guard wait_out(run_mu_); }  // a run() on another thread finishes first
   delete this;
 }
+
+void host_loop::run_end(command& c) noexcept { owner_of(c, &host_loop::end_cmd_).doomed_ = true; }
 
 int host_loop::timeout_ms() noexcept {
   if (prepare_to_sleep()) return 0;

@@ -1,15 +1,14 @@
 // SPDX-License-Identifier: MIT
-// .NET Message Framing records: faults, encodings, the client preamble and the reading of
-// the server's answer ([MC-NMF] sections 2 and 3; what real clients send is in
-// shared/spec/nettcp.md and the captured vectors).
+// .NET Message Framing records: fault records, lengths, the client preamble ([MC-NMF]
+// section 2; what real clients send is in shared/spec/nettcp.md and the captured vectors).
+// The encodings are in nettcp_encoding.cpp, the client's reading of the answer in
+// nettcp_answer.cpp.
 #include "core/nettcp.h"
 
 #include "core/text.h"
 
-#include <algorithm>
 #include <array>
 #include <cstdio>
-#include <cstring>
 
 namespace openwws::core::nettcp {
 
@@ -87,50 +86,13 @@ constexpr std::string_view record_names[] = {
     "End",      "Fault", "Upgrade Request", "Upgrade Response", "Preamble Ack", "Preamble End",
 };
 
-constexpr std::string_view known_encoding_names[] = {
-    "SOAP 1.1 UTF-8", "SOAP 1.1 UTF-16", "SOAP 1.1 UTF-16 little-endian",
-    "SOAP 1.2 UTF-8", "SOAP 1.2 UTF-16", "SOAP 1.2 UTF-16 little-endian",
-    "SOAP 1.2 MTOM",  "SOAP 1.2 binary", "SOAP 1.2 binary with in-band dictionary",
-};
-
-char ascii_lower(char c) noexcept { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; }
-
-bool iequals(std::string_view a, std::string_view b) noexcept {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
-                                            [](char x, char y) { return ascii_lower(x) == ascii_lower(y); });
-}
-
-std::string_view trim(std::string_view s) noexcept {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
-// The value of the charset parameter of a content type; found is false without one.
-std::string_view charset_of(std::string_view content_type, bool& found) noexcept {
-  found = false;
-  std::string_view value;
-  std::size_t semi = content_type.find(';');
-  while (semi != std::string_view::npos) {
-    content_type.remove_prefix(semi + 1);
-    semi = content_type.find(';');
-    std::string_view param = trim(content_type.substr(0, semi));
-    std::size_t eq = param.find('=');
-    if (eq == std::string_view::npos || !iequals(trim(param.substr(0, eq)), "charset")) continue;
-    value = trim(param.substr(eq + 1));
-    if (value.size() >= 2 && value.front() == '"' && value.back() == '"') value = value.substr(1, value.size() - 2);
-    found = true;
-  }
-  return value;
-}
+}  // namespace
 
 std::string hex_byte(std::uint8_t b) {
   char text[8];
   std::snprintf(text, sizeof text, "0x%02X", static_cast<unsigned>(b));
   return text;
 }
-
-}  // namespace
 
 std::string_view record_name(std::uint8_t type) noexcept {
   return type < std::size(record_names) ? record_names[type] : "an unknown record type";
@@ -189,84 +151,6 @@ varint_reader::result varint_reader::take(std::uint8_t byte, std::uint32_t limit
   if (value_ > limit) return result::over_limit;
   if (!(byte & 0x80)) return result::value;
   return bytes_ == max_varint_bytes ? result::malformed : result::more;
-}
-
-wire_encoding wire_encoding_for(WS_ENCODING encoding, WS_ENVELOPE_VERSION envelope) noexcept {
-  const bool soap11 = envelope == WS_ENVELOPE_VERSION_SOAP_1_1;
-  if (!soap11 && envelope != WS_ENVELOPE_VERSION_SOAP_1_2) return {};  // NONE: HTTP with RAW only
-  // The known bytes are [MC-NMF]'s, as Wine's client maps them (UTF-16LE to "Unicode
-  // little-endian"). WCF reads 0x01/0x04 as .NET's "utf-16" (little-endian) and
-  // 0x02/0x05 as "unicodeFFFE" (big-endian), the other way round; XML in UTF-16 must
-  // start with a byte order mark (XML 1.0, 4.3.3), so either UTF-16 byte is taken for
-  // either UTF-16 encoding.
-  switch (encoding) {
-    case WS_ENCODING_XML_BINARY_1:
-      if (soap11) return {};
-      return {true, 0x07, -1, "application/soap+msbin1", "application/soap+msbin1", text_charset::none};
-    case WS_ENCODING_XML_BINARY_SESSION_1:
-      if (soap11) return {};
-      return {true, 0x08, -1, "application/soap+msbinsession1", "application/soap+msbinsession1",
-              text_charset::none};
-    // MTOM's character set is named inside the MIME parts, not by the framing.
-    case WS_ENCODING_XML_MTOM_UTF8:
-    case WS_ENCODING_XML_MTOM_UTF16BE:
-    case WS_ENCODING_XML_MTOM_UTF16LE:
-      return {true, soap11 ? -1 : 0x06, -1, "multipart/related; type=\"application/xop+xml\"", "multipart/related",
-              text_charset::none};
-    case WS_ENCODING_XML_UTF8:
-      return soap11 ? wire_encoding{true, 0x00, -1, "text/xml; charset=utf-8", "text/xml", text_charset::utf8}
-                    : wire_encoding{true, 0x03, -1, "application/soap+xml; charset=utf-8", "application/soap+xml",
-                                    text_charset::utf8};
-    case WS_ENCODING_XML_UTF16BE:
-      return soap11 ? wire_encoding{true, 0x01, 0x02, "text/xml; charset=utf-16", "text/xml", text_charset::utf16}
-                    : wire_encoding{true, 0x04, 0x05, "application/soap+xml; charset=utf-16", "application/soap+xml",
-                                    text_charset::utf16};
-    case WS_ENCODING_XML_UTF16LE:
-      return soap11 ? wire_encoding{true, 0x02, 0x01, "text/xml; charset=utf-16", "text/xml", text_charset::utf16}
-                    : wire_encoding{true, 0x05, 0x04, "application/soap+xml; charset=utf-16", "application/soap+xml",
-                                    text_charset::utf16};
-    default:
-      return {};  // WS_ENCODING_RAW (HTTP only) and values outside the enum
-  }
-}
-
-bool known_encoding_fits(const wire_encoding& expected, std::uint8_t known) noexcept {
-  return expected.supported && (known == expected.known || known == expected.known_alternative);
-}
-
-bool content_type_fits(const wire_encoding& expected, std::string_view content_type) noexcept {
-  if (!expected.supported || !iequals(trim(content_type.substr(0, content_type.find(';'))), expected.media_type))
-    return false;
-  if (expected.charset == text_charset::none) return true;
-  bool found = false;
-  std::string_view charset = charset_of(content_type, found);
-  // Without a charset, XML is UTF-8 unless a byte order mark says otherwise.
-  if (!found) return expected.charset == text_charset::utf8;
-  if (expected.charset == text_charset::utf8) return iequals(charset, "utf-8") || iequals(charset, "utf8");
-  for (std::string_view name : {"utf-16", "utf16", "utf-16be", "utf-16le", "unicodeFFFE", "unicode"})
-    if (iequals(charset, name)) return true;
-  return false;
-}
-
-std::string describe_known_encoding(std::uint8_t known) {
-  std::string name = known < std::size(known_encoding_names) ? std::string(known_encoding_names[known]) : "reserved";
-  return name + " (" + hex_byte(known) + ")";
-}
-
-std::string describe_channel_encoding(WS_ENCODING encoding, WS_ENVELOPE_VERSION envelope) {
-  static constexpr std::string_view names[] = {
-      "WS_ENCODING_XML_BINARY_1", "WS_ENCODING_XML_BINARY_SESSION_1", "WS_ENCODING_XML_MTOM_UTF8",
-      "WS_ENCODING_XML_MTOM_UTF16BE", "WS_ENCODING_XML_MTOM_UTF16LE", "WS_ENCODING_XML_UTF8",
-      "WS_ENCODING_XML_UTF16BE", "WS_ENCODING_XML_UTF16LE", "WS_ENCODING_RAW",
-  };
-  auto e = static_cast<unsigned>(encoding);
-  std::string text = e < std::size(names) ? std::string(names[e]) : "WS_ENCODING " + std::to_string(e);
-  switch (envelope) {
-    case WS_ENVELOPE_VERSION_SOAP_1_1: return text + " with SOAP 1.1";
-    case WS_ENVELOPE_VERSION_SOAP_1_2: return text + " with SOAP 1.2";
-    case WS_ENVELOPE_VERSION_NONE: return text + " without an envelope";
-    default: return text + " with envelope version " + std::to_string(static_cast<unsigned>(envelope));
-  }
 }
 
 bool is_utf8(std::string_view bytes) noexcept {
@@ -346,108 +230,6 @@ HRESULT encode_client_preamble(std::string_view via_utf8, WS_CHANNEL_TYPE type, 
 HRESULT encode_client_preamble(std::u16string_view via, WS_CHANNEL_TYPE type, WS_ENCODING encoding,
                                WS_ENVELOPE_VERSION envelope, std::vector<std::uint8_t>& out, std::string& why) {
   return encode_client_preamble(utf16_to_utf8(via), type, encoding, envelope, out, why);
-}
-
-// --- The client's reading of the answer ---------------------------------------------
-
-template <class Text>
-void answer_parser::fail(HRESULT hr, framing_fault f, const char* fallback, Text&& text) noexcept {
-  state_ = state::finished;
-  status_ = step::failed;
-  result_ = hr;
-  fault_ = f;
-  try {
-    reason_ = text();
-  } catch (...) {  // std::bad_alloc: the fixed text still says what happened
-    reason_.clear();
-    fallback_reason_ = fallback;
-  }
-}
-
-void answer_parser::reset() noexcept {
-  state_ = state::record_type;
-  status_ = step::need_more;
-  result_ = S_OK;
-  fault_ = framing_fault::none;
-  length_.reset();
-  fault_length_ = fault_got_ = 0;
-  reason_.clear();
-  fallback_reason_ = nullptr;
-}
-
-std::string_view answer_parser::fault_string() const noexcept {
-  return state_ == state::finished && status_ == step::failed && fault_ != framing_fault::none
-             ? std::string_view(fault_bytes_, fault_length_)
-             : std::string_view{};
-}
-
-std::string_view answer_parser::reason() const noexcept {
-  if (status_ != step::failed) return {};
-  return fallback_reason_ ? std::string_view(fallback_reason_) : std::string_view(reason_);
-}
-
-void answer_parser::finish_fault() noexcept {
-  std::string_view uri(fault_bytes_, fault_length_);
-  framing_fault f = fault_from_uri(uri);
-  fail(fault_hresult(f), f, "the server refused the net.tcp preamble with a Fault record", [&] {
-    return "the server refused the net.tcp preamble with the fault " + printable(uri);
-  });
-}
-
-feed_result answer_parser::feed(std::span<const std::uint8_t> bytes) noexcept {
-  std::size_t i = 0;
-  while (i < bytes.size() && state_ != state::finished) {
-    switch (state_) {
-      case state::record_type: {
-        std::uint8_t b = bytes[i++];
-        if (b == static_cast<std::uint8_t>(record::preamble_ack)) {
-          state_ = state::finished;
-          status_ = step::done;
-        } else if (b == static_cast<std::uint8_t>(record::fault)) {
-          state_ = state::fault_length;
-        } else {
-          fail(WS_E_INVALID_FORMAT, framing_fault::none, "the server did not answer the net.tcp preamble", [&] {
-            std::string got = std::string(record_name(b)) + " (" + hex_byte(b) + ")";
-            if (b == 'H' || b == 'h') got = "'H' (" + hex_byte(b) + "), which looks like an HTTP server";
-            return "the server answered the net.tcp preamble with " + got +
-                   " instead of a Preamble Ack (0x0B) or a Fault (0x08)";
-          });
-        }
-        break;
-      }
-      case state::fault_length:
-        switch (length_.take(bytes[i++], max_fault_length)) {
-          case varint_reader::result::more:
-            break;
-          case varint_reader::result::value:
-            fault_length_ = length_.value();
-            if (fault_length_ == 0) {
-              fail(WS_E_INVALID_FORMAT, framing_fault::none, "the server sent an empty Fault record",
-                   [] { return std::string("the server sent a Fault record with an empty fault string"); });
-            } else {
-              state_ = state::fault_bytes;
-            }
-            break;
-          default:
-            fail(WS_E_INVALID_FORMAT, framing_fault::none, "the server sent an overlong Fault record", [] {
-              return "the server sent a Fault record longer than " + std::to_string(max_fault_length) +
-                     " bytes or with a malformed length";
-            });
-        }
-        break;
-      case state::fault_bytes: {
-        std::size_t n = std::min<std::size_t>(fault_length_ - fault_got_, bytes.size() - i);
-        std::memcpy(fault_bytes_ + fault_got_, bytes.data() + i, n);
-        fault_got_ += static_cast<std::uint32_t>(n);
-        i += n;
-        if (fault_got_ == fault_length_) finish_fault();
-        break;
-      }
-      case state::finished:
-        break;
-    }
-  }
-  return {status_, i};
 }
 
 }  // namespace openwws::core::nettcp

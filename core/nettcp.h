@@ -34,8 +34,10 @@ enum class record : std::uint8_t {
   preamble_end = 0x0C,
 };
 
-// "Version 1.0", "Mode", ... for messages; "an unknown record type" past 0x0C.
+// "Version", "Mode", ... for messages; "an unknown record type" past 0x0C.
 std::string_view record_name(std::uint8_t type) noexcept;
+// "0x0B", for messages.
+std::string hex_byte(std::uint8_t b);
 
 // Mode record values ([MC-NMF] 2.2.3.2).
 constexpr std::uint8_t mode_singleton_unsized = 0x01;

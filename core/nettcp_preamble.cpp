@@ -5,7 +5,6 @@
 #include "core/nettcp_preamble.h"
 
 #include <algorithm>
-#include <cstdio>
 #include <cstring>
 
 namespace openwws::core::nettcp {
@@ -13,12 +12,6 @@ namespace openwws::core::nettcp {
 namespace {
 
 constexpr std::uint8_t type_of(record r) noexcept { return static_cast<std::uint8_t>(r); }
-
-std::string hex_byte(std::uint8_t b) {
-  char text[8];
-  std::snprintf(text, sizeof text, "0x%02X", static_cast<unsigned>(b));
-  return text;
-}
 
 // What a first byte that is no Version record suggests the peer speaks.
 const char* foreign_protocol_hint(std::uint8_t first) noexcept {
@@ -201,8 +194,10 @@ feed_result preamble_parser::feed(std::span<const std::uint8_t> bytes) noexcept 
         mode_ = b;
         if (expected_mode_ != 0 && b == expected_mode_) state_ = state::via_record;
         else fail(framing_fault::unsupported_mode, "the client's framing mode does not fit the channel type", [&] {
-          return "the client asked for framing mode " + hex_byte(b) + "; a channel of type " +
-                 std::to_string(static_cast<unsigned>(policy_.channel_type)) + " takes " +
+          std::string channel = policy_.channel_type == WS_CHANNEL_TYPE_DUPLEX_SESSION
+                                    ? "WS_CHANNEL_TYPE_DUPLEX_SESSION"
+                                    : "type " + std::to_string(static_cast<unsigned>(policy_.channel_type));
+          return "the client asked for framing mode " + hex_byte(b) + "; a channel of " + channel + " takes " +
                  (expected_mode_ ? "only " + hex_byte(expected_mode_) + " (duplex)" : std::string("no mode"));
         });
         break;

@@ -127,7 +127,8 @@ void preamble_parser::via_complete() noexcept {
     const host_identity& self = policy_.host ? *policy_.host : this_host();
     matches = via_matches(*policy_.listener_url, via, policy_.url_matching, self, why);
   } catch (...) {  // std::bad_alloc: our shortage, not the client's mistake
-    fail(framing_fault::server_too_busy, "out of memory while matching the Via", [] { return std::string(); });
+    fail(framing_fault::server_too_busy, "out of memory while matching the Via",
+         [] { return std::string("out of memory while matching the Via"); });
     return;
   }
   if (!matches) fail(framing_fault::endpoint_not_found, "the Via does not match the listener's URL", [&] {

@@ -653,9 +653,12 @@ TEST_CASE("wire_encodings_follow_mc_nmf_known_encodings") {
     preamble_parser parser(p);
     CHECK(parser.feed(out).status == step::done);  // both sides agree
   }
-  for (auto [e, v] : {std::pair{WS_ENCODING_RAW, s12}, std::pair{WS_ENCODING_XML_BINARY_SESSION_1, s11},
+  for (auto pair : {std::pair{WS_ENCODING_RAW, s12}, std::pair{WS_ENCODING_XML_BINARY_SESSION_1, s11},
                       std::pair{WS_ENCODING_XML_BINARY_1, s11}, std::pair{WS_ENCODING_XML_UTF8, WS_ENVELOPE_VERSION_NONE},
                       std::pair{static_cast<WS_ENCODING>(9), s12}}) {
+    // Not a structured binding: clang 14 cannot capture one in CAPTURE's lambda.
+    const WS_ENCODING e = pair.first;
+    const WS_ENVELOPE_VERSION v = pair.second;
     CAPTURE(describe_channel_encoding(e, v));
     CHECK_FALSE(wire_encoding_for(e, v).supported);
     std::vector<std::uint8_t> out;

@@ -176,7 +176,8 @@ struct feed_result {
 // The client's reading of the server's answer to its preamble: Preamble Ack (done), or
 // a Fault record (failed, with the fault's WS_E_ENDPOINT_* result), or anything else
 // (failed, WS_E_INVALID_FORMAT). Fed any split of the bytes; holds at most
-// max_fault_length bytes. After done or failed, feed consumes nothing.
+// max_fault_length bytes. After done or failed, feed consumes nothing. One parser per
+// connection, used by one thread at a time.
 class answer_parser {
  public:
   feed_result feed(std::span<const std::uint8_t> bytes) noexcept;

@@ -32,7 +32,8 @@ struct preamble_policy {
 // message, in the same segment) are not consumed and belong to the channel. It holds at
 // most max_via_length + max_content_type_length + max_upgrade_protocol_length bytes of
 // the input, never allocates while reading, and allocates only when it finishes or fails
-// (Via matching and the reason text); feed never throws.
+// (Via matching and the reason text); feed never throws. One parser per connection, used
+// by one thread at a time (the loop thread that reads the connection).
 //
 // Faults, by where the client goes wrong:
 //   - a Version major other than 1 (any minor is taken): UnsupportedVersion;

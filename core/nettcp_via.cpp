@@ -183,6 +183,9 @@ const host_identity& this_host() {
 
 bool via_matches(const parsed_url& listener_url, std::string_view via, ULONG flags, const host_identity& self,
                  std::string& why) {
+  // Bits outside WS_MATCH_URL_* name no component, so they ask for nothing.
+  flags &= WS_MATCH_URL_THIS_HOST | WS_MATCH_URL_PORT | WS_MATCH_URL_EXACT_PATH | WS_MATCH_URL_PREFIX_PATH |
+           WS_MATCH_URL_NO_QUERY;
   if (flags == 0) return true;  // nothing to check: the application does its own checks
   std::u16string text = utf8_to_utf16(via);
   parsed_url v;

@@ -45,16 +45,17 @@ struct host_identity {
 // what cannot be read stays empty.
 host_identity discover_host_identity();
 // discover_host_identity() once per process, on the first call (which may block as it
-// does); later calls return the same object. Call it once when a listener opens so that
-// no accept waits on it.
+// does); later calls, from any thread, return the same object. Call it once when a
+// listener opens so that no accept waits on it.
 const host_identity& this_host();
 
 // Whether a Via (UTF-8, as received) names the listener's endpoint under flags
 // (WS_MATCH_URL_*): host, port, path and query must each match; a component without
-// flags always matches, and with several flags any one that passes is enough. On a
-// mismatch returns false with the reason in why. listener_url is the URL the listener
-// was opened with, parsed with WS_URL_FLAGS_ALLOW_HOST_WILDCARDS; when it had port 0
-// the caller puts the port the kernel chose in it. Only called once per connection; may
+// flags always matches, and with several flags any one that passes is enough; bits
+// outside WS_MATCH_URL_* are ignored. On a mismatch returns false with the reason in
+// why. listener_url is the URL the listener was opened with, parsed with
+// WS_URL_FLAGS_ALLOW_HOST_WILDCARDS; when it had port 0 the caller puts the port the
+// kernel chose in it. Any thread, no state kept; called once per connection, it may
 // throw std::bad_alloc.
 //
 // With any flag set the Via must parse as a URL of the listener's scheme. Host, when the

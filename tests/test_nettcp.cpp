@@ -887,6 +887,7 @@ TEST_CASE("via_matching_with_no_flags_takes_anything_and_otherwise_needs_a_url_o
     CHECK_FALSE(why.empty());
   }
   CHECK(via_matches(l, "NET.TCP://testbox:808/svc", 0x17F, the_host, why));
+  CHECK(via_matches(l, "garbage", 0x200, the_host, why));  // no WS_MATCH_URL_* bit: nothing to check
 }
 
 TEST_CASE("this_host_knows_a_name_and_the_loopback_address") {

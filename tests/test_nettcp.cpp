@@ -517,7 +517,7 @@ TEST_CASE("preamble_via_that_does_not_match_faults_endpoint_not_found") {
   CHECK(feed(b.bytes(), any_via).status == step::done);
 }
 
-TEST_CASE("preamble_record_of_the_wrong_type_faults_with_the_expected_record's_fault") {
+TEST_CASE("preamble_record_of_the_wrong_type_gets_the_fault_of_the_record_expected_there") {
   bytes_t good = preamble_builder{}.bytes();
   std::size_t via_end = 6 + 1 + preamble_builder{}.via.size();
   struct position {

@@ -29,10 +29,6 @@ HRESULT host_loop::create(uv_loop_s* uv, host_loop*& out, WS_ERROR* error) noexc
     delete made;
     return hr;
   }
-  // Until the host first runs it, take the thread that made the loop for the host's:
-  // an application usually runs its loop where it set it up, and a synchronous call
-  // there before the first run would wait for itself just the same.
-  made->host_thread_.store(std::this_thread::get_id(), std::memory_order_relaxed);
   out = made;
   return S_OK;
 }

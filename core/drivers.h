@@ -108,6 +108,7 @@ class host_loop final : public loop {
   int make_backend(std::unique_ptr<platform::backend>& out, std::string& why) noexcept override;
   bool start_driver() noexcept override;
   static void on_activity(void* self) noexcept;
+  static void on_iteration(void* self) noexcept;
   static void run_end(command& c) noexcept;
 
   uv_loop_s* uv_;

@@ -37,7 +37,7 @@ int host_loop::make_backend(std::unique_ptr<platform::backend>& out, std::string
   try {
     if (!uv_) return platform::create_backend(out, why);
 #ifdef OPENWWS_HAVE_LIBUV
-    int rc = platform::make_libuv_backend_hosted(uv_, on_activity, this, out);
+    int rc = platform::make_libuv_backend_hosted(uv_, on_activity, on_iteration, this, out);
     if (rc < 0) why = "cannot attach to the libuv loop: " + platform::errno_text(-rc);
     return rc;
 #else
@@ -84,6 +84,10 @@ int host_loop::timeout_ms() noexcept {
 }
 
 void host_loop::on_activity(void* self) noexcept { static_cast<host_loop*>(self)->run(); }
+
+void host_loop::on_iteration(void* self) noexcept {
+  static_cast<host_loop*>(self)->host_thread_.store(std::this_thread::get_id(), std::memory_order_relaxed);
+}
 
 void host_loop::run() noexcept {
   if (tls_running == this) return;  // from inside one of its own callbacks

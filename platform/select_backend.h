@@ -37,8 +37,9 @@ int make_libuv_backend(std::unique_ptr<backend>& out) noexcept;
 int make_libuv_backend_on(uv_loop_s* loop, std::unique_ptr<backend>& out) noexcept;
 // libuv as a guest on an application's loop, which the application runs: the backend
 // never runs that loop itself; its handles call activity(ctx) from the loop's thread
-// when there is work for run_once(0) (readiness, a wake(), a scheduled activity).
-int make_libuv_backend_hosted(uv_loop_s* loop, void (*activity)(void*) noexcept, void* ctx,
-                              std::unique_ptr<backend>& out) noexcept;
+// when there is work for run_once(0) (readiness, a wake(), a scheduled activity), and
+// iteration(ctx) at the start of each of the loop's iterations.
+int make_libuv_backend_hosted(uv_loop_s* loop, void (*activity)(void*) noexcept, void (*iteration)(void*) noexcept,
+                              void* ctx, std::unique_ptr<backend>& out) noexcept;
 
 }  // namespace openwws::platform

@@ -76,8 +76,9 @@ struct poll_handle {
 // next wait(), and activity tells the core to come and take it.
 class uv_poller final : public poller {
  public:
-  uv_poller(uv_loop_t* loop, bool own_loop, void (*activity)(void*) noexcept, void* ctx) noexcept
-      : loop_(loop), own_loop_(own_loop), activity_(activity), activity_ctx_(ctx) {}
+  uv_poller(uv_loop_t* loop, bool own_loop, void (*activity)(void*) noexcept, void (*iteration)(void*) noexcept,
+            void* ctx) noexcept
+      : loop_(loop), own_loop_(own_loop), activity_(activity), iteration_(iteration), activity_ctx_(ctx) {}
 
   ~uv_poller() override {
     if (own_loop_) {
@@ -93,7 +94,8 @@ class uv_poller final : public poller {
     // Every source should be gone; close whatever is left so the loop can wind down.
     for (auto& ph : all_)
       if (ph->open) close_handle(*ph);
-    for (uv_handle_t* h : {reinterpret_cast<uv_handle_t*>(&async_), reinterpret_cast<uv_handle_t*>(&timer_)}) {
+    for (uv_handle_t* h : {reinterpret_cast<uv_handle_t*>(&async_), reinterpret_cast<uv_handle_t*>(&timer_),
+                           reinterpret_cast<uv_handle_t*>(&prepare_)}) {
       if (!h->loop) continue;  // never initialised
       ++closing_;
       uv_close(h, on_closed_count);
@@ -116,7 +118,18 @@ class uv_poller final : public poller {
     // The timer only bounds a wait (or schedules activity): it must not keep a loop
     // alive by itself; nor, on a host's loop, may the wake-up: pending I/O does that.
     uv_unref(reinterpret_cast<uv_handle_t*>(&timer_));
-    if (hosted()) uv_unref(reinterpret_cast<uv_handle_t*>(&async_));
+    if (hosted()) {
+      uv_unref(reinterpret_cast<uv_handle_t*>(&async_));
+      // Every iteration of the host's loop tells the core which thread runs it, before
+      // any of the application's callbacks could make a synchronous call there.
+      if (int rc = uv_prepare_init(loop_, &prepare_); rc < 0) return rc;
+      prepare_.data = this;
+      uv_prepare_start(&prepare_, [](uv_prepare_t* h) {
+        auto& self = *static_cast<uv_poller*>(h->data);
+        self.iteration_(self.activity_ctx_);
+      });
+      uv_unref(reinterpret_cast<uv_handle_t*>(&prepare_));
+    }
     try {
       all_.reserve(16);
     } catch (const std::bad_alloc&) {
@@ -314,7 +327,9 @@ class uv_poller final : public poller {
   uv_loop_t* loop_;
   bool own_loop_;
   void (*activity_)(void*) noexcept;
+  void (*iteration_)(void*) noexcept;
   void* activity_ctx_;
+  uv_prepare_t prepare_{};
   bool dying_ = false;  // hosted, shut down: the last close callback deletes
   poll_handle* pending_[max_events];
   int pending_count_ = 0;
@@ -355,9 +370,9 @@ class uv_poller_owner final : public poller {
   uv_poller* p_;
 };
 
-int make_on(uv_loop_t* loop, bool own_loop, void (*activity)(void*) noexcept, void* ctx,
-            std::unique_ptr<backend>& out) noexcept {
-  auto* p = new (std::nothrow) uv_poller(loop, own_loop, activity, ctx);
+int make_on(uv_loop_t* loop, bool own_loop, void (*activity)(void*) noexcept, void (*iteration)(void*) noexcept,
+            void* ctx, std::unique_ptr<backend>& out) noexcept {
+  auto* p = new (std::nothrow) uv_poller(loop, own_loop, activity, iteration, ctx);
   if (!p) {
     if (own_loop) {
       uv_loop_close(loop);
@@ -383,16 +398,16 @@ int make_libuv_backend(std::unique_ptr<backend>& out) noexcept {
     delete loop;
     return rc;
   }
-  return make_on(loop, true, nullptr, nullptr, out);
+  return make_on(loop, true, nullptr, nullptr, nullptr, out);
 }
 
 int make_libuv_backend_on(uv_loop_s* loop, std::unique_ptr<backend>& out) noexcept {
-  return make_on(loop, false, nullptr, nullptr, out);
+  return make_on(loop, false, nullptr, nullptr, nullptr, out);
 }
 
-int make_libuv_backend_hosted(uv_loop_s* loop, void (*activity)(void*) noexcept, void* ctx,
-                              std::unique_ptr<backend>& out) noexcept {
-  return make_on(loop, false, activity, ctx, out);
+int make_libuv_backend_hosted(uv_loop_s* loop, void (*activity)(void*) noexcept, void (*iteration)(void*) noexcept,
+                              void* ctx, std::unique_ptr<backend>& out) noexcept {
+  return make_on(loop, false, activity, iteration, ctx, out);
 }
 
 }  // namespace openwws::platform

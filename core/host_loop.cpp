@@ -92,7 +92,10 @@ void host_loop::run() noexcept {
   while (completion* c = pop_ready()) invoke(*c, WS_SHORT_CALLBACK);
   tls_running = nullptr;
   bool gone = doomed_;
-  if (!gone) backend_->schedule_activity(timeout_ms());  // a libuv host: wake us for timers
+  if (!gone) {
+    backend_->flush();  // what this run started, visible to the descriptor the host waits on
+    backend_->schedule_activity(timeout_ms());  // a libuv host: wake us for timers
+  }
   lock.unlock();
   if (gone) delete this;
 }

@@ -50,8 +50,10 @@ int host_loop::make_backend(std::unique_ptr<platform::backend>& out, std::string
 }
 
 bool host_loop::start_driver() noexcept {
-  // Nothing to start: the host runs the loop. Posts must wake the host from the start.
+  // Nothing to start: the host runs the loop. Posts must wake the host from the start,
+  // before it ever ran the loop: the wake-up must reach its descriptor now.
   prepare_to_sleep();
+  backend_->flush();
   return true;
 }
 

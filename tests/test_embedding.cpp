@@ -406,6 +406,9 @@ TEST_CASE("a_host_that_waits_as_long_as_the_timeout_says_is_woken_for_every_acce
       OpenwwsRunEventLoop(loop, nullptr);
     }
   });
+  // The host sleeps in poll() before anything is posted to its loop: the very first
+  // post must wake it too.
+  std::this_thread::sleep_for(50ms);
   WS_LISTENER_PROPERTY prop{OPENWWS_LISTENER_PROPERTY_EVENT_LOOP, &loop, sizeof loop};
   USHORT port = 0;
   WS_LISTENER* l = open_listener("net.tcp://127.0.0.1:0/", &port, &prop, 1);

@@ -11,9 +11,12 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #ifndef OPENWWS_VERSION
@@ -107,6 +110,39 @@ class server {
   virtual std::uint64_t async_completions() const { return 0; }
   USHORT port = 0;
 };
+
+// Runs a loop on threads of its own, each calling run(index); done when all of them
+// left. Subclasses set nthreads_ before start() and join() before freeing what run uses.
+class threaded_server : public server {
+ public:
+  void start() override;
+  bool wait(milliseconds timeout) override;
+  std::string error() override;
+
+ protected:
+  virtual void run(int index) = 0;
+  void join();
+  void set_error(std::string e);
+  bool stopping() const { return stop_.load(std::memory_order_relaxed); }
+  load* ld_ = nullptr;
+  std::atomic<bool> stop_{false};
+  int nthreads_ = 1;
+
+ private:
+  std::vector<std::thread> threads_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int finished_ = 0;
+  std::string error_;
+};
+
+// The count bound of every server loop; at ~10^5 accepts/s it is never reached in practice.
+constexpr std::uint64_t max_per_loop = 50'000'000;
+// The backlog of every listening socket, the library's included.
+constexpr int listen_backlog = 4096;
+
+// A plain IPv4 listening socket on 127.0.0.1 with a kernel-chosen port; -1 and why.
+int listen_loopback(bool nonblocking, USHORT& port, std::string& why);
 
 // nullptr with why set when the mode cannot run here (io_uring missing, ...).
 std::unique_ptr<server> make_server(const config& c, const options& o, std::string& why);

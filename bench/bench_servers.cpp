@@ -31,15 +31,66 @@
 
 namespace openwws::bench {
 
+// ---- what the raw servers share (bench_common.h) ---------------------------------------
+
+int listen_loopback(bool nonblocking, USHORT& port, std::string& why) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | (nonblocking ? SOCK_NONBLOCK : 0), 0);
+  if (fd < 0) {
+    why = format("socket: %s", std::strerror(errno));
+    return -1;
+  }
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof sa;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 || ::listen(fd, listen_backlog) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len) != 0) {
+    why = format("bind/listen on 127.0.0.1:0: %s", std::strerror(errno));
+    ::close(fd);
+    return -1;
+  }
+  port = ntohs(sa.sin_port);
+  return fd;
+}
+
+void threaded_server::start() {
+  for (int i = 0; i < nthreads_; ++i) {
+    threads_.emplace_back([this, i] {
+      run(i);
+      std::lock_guard lock(mu_);
+      ++finished_;
+      cv_.notify_all();
+    });
+  }
+}
+
+bool threaded_server::wait(milliseconds timeout) {
+  std::unique_lock lock(mu_);
+  return cv_.wait_for(lock, timeout, [&] { return finished_ == nthreads_; });
+}
+
+std::string threaded_server::error() {
+  std::lock_guard lock(mu_);
+  return error_;
+}
+
+void threaded_server::join() {
+  for (auto& t : threads_)
+    if (t.joinable()) t.join();
+  threads_.clear();
+}
+
+void threaded_server::set_error(std::string e) {
+  std::lock_guard lock(mu_);
+  if (error_.empty()) error_ = std::move(e);
+}
+
 namespace {
 
 // At most this many connections wait in the accept queue (clients pause beyond it), well
 // under the backlog of 4096: a full queue makes the kernel drop SYNs, and the client's 1 s
 // SYN retransmit would then measure the timer, not the server.
 constexpr std::int64_t queue_window = 512;
-// The count bound of every loop; at ~10^5 accepts/s it is never reached in practice.
-constexpr std::uint64_t max_per_loop = 50'000'000;
-constexpr int backlog = 4096;
 // Connect times kept per client thread per run; past it, reservoir sampling keeps a
 // uniform sample of the whole window without allocating.
 constexpr std::size_t samples_per_client = 16384;
@@ -119,73 +170,6 @@ void client_main(load& ld, client_slot& me, USHORT port, const pinning* pin) {
 }
 
 // ---- raw baselines --------------------------------------------------------------------
-
-// A plain IPv4 listening socket on 127.0.0.1 with a kernel-chosen port.
-int listen_loopback(bool nonblocking, USHORT& port, std::string& why) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | (nonblocking ? SOCK_NONBLOCK : 0), 0);
-  if (fd < 0) {
-    why = format("socket: %s", std::strerror(errno));
-    return -1;
-  }
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof sa;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 || ::listen(fd, backlog) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len) != 0) {
-    why = format("bind/listen on 127.0.0.1:0: %s", std::strerror(errno));
-    ::close(fd);
-    return -1;
-  }
-  port = ntohs(sa.sin_port);
-  return fd;
-}
-
-// Runs a loop on threads of its own; done when all of them left.
-class threaded_server : public server {
- public:
-  void start() override {
-    for (int i = 0; i < nthreads_; ++i) {
-      threads_.emplace_back([this, i] {
-        run(i);
-        std::lock_guard lock(mu_);
-        ++finished_;
-        cv_.notify_all();
-      });
-    }
-  }
-  bool wait(milliseconds timeout) override {
-    std::unique_lock lock(mu_);
-    return cv_.wait_for(lock, timeout, [&] { return finished_ == nthreads_; });
-  }
-  std::string error() override {
-    std::lock_guard lock(mu_);
-    return error_;
-  }
-
- protected:
-  virtual void run(int index) = 0;
-  void join() {
-    for (auto& t : threads_)
-      if (t.joinable()) t.join();
-    threads_.clear();
-  }
-  void set_error(std::string e) {
-    std::lock_guard lock(mu_);
-    if (error_.empty()) error_ = std::move(e);
-  }
-  bool stopping() const { return stop_.load(std::memory_order_relaxed); }
-  load* ld_ = nullptr;
-  std::atomic<bool> stop_{false};
-  int nthreads_ = 1;
-
- private:
-  std::vector<std::thread> threads_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  int finished_ = 0;
-  std::string error_;
-};
 
 // The reference: a blocking accept4 loop, closing each connection.
 class raw_accept4_server final : public threaded_server {
@@ -299,7 +283,7 @@ class ws_listener {
   std::string create(const std::string& backend, const WS_CALLBACK_MODEL* model) {
     HRESULT hr = WsCreateError(nullptr, 0, &error_);
     if (FAILED(hr)) return format("WsCreateError: 0x%08X", static_cast<unsigned>(hr));
-    ULONG bl = backlog;
+    ULONG bl = listen_backlog;
     WS_CALLBACK_MODEL m = model ? *model : WS_LONG_CALLBACK;
     WS_LISTENER_PROPERTY props[] = {
         {WS_LISTENER_PROPERTY_LISTEN_BACKLOG, &bl, sizeof bl},

@@ -68,7 +68,7 @@ void usage(std::FILE* f) {
                "  --cancel-tries N    tries per cancel-latency kind (default 1000; --quick 100)\n"
                "  --only WHAT         'throughput' or 'cancel': run only that part\n"
                "  --json FILE         also write every figure as JSON\n"
-               "  --quick             a short run (about a minute on 2 CPUs): every mode, fewer samples\n"
+               "  --quick             a short run (about 30 s on 2 CPUs): every mode, fewer samples\n"
                "Throughput modes: raw accept4 (the reference), raw epoll, raw io_uring multishot, raw libuv\n"
                "(uv_listen/uv_accept); per backend sync (1 thread), sync-xN, async-short, async-long on openwws's\n"
                "own threads, embedded-poll (an accept chain on a host loop a thread drives with poll() and\n"

@@ -8,6 +8,7 @@
 #include "tests/support.h"
 
 #include <poll.h>
+#include <unistd.h>
 
 #ifdef OPENWWS_HAVE_LIBUV
 #include <uv.h>

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
-// openwws-bench: accepts per second through WsAcceptChannel in every mode, on every
-// available I/O backend, next to raw syscall loops in the same run; and the latency of
+// openwws-bench: accepts per second through WsAcceptChannel in every mode (on openwws's
+// own threads and embedded in a host's event loop), on every available I/O backend,
+// next to raw syscall loops and a raw libuv server in the same run; and the latency of
 // WsAbortListener / WsCloseListener ending a pending accept, next to the raw mechanism.
 //
 // How throughput is measured. A run is one configuration for a fixed time: a built-in
@@ -21,6 +22,9 @@
 // Backends: the library picks its backend (OPENWWS_BACKEND) when the first object is
 // made and keeps it while any exists; every run frees all its objects, so one process
 // can run all backends, interleaved. A run checks the backend the listener reports.
+// The embedded modes make an event loop of their own per run (OpenwwsCreateEventLoop,
+// which picks its backend the same way; embedded-uv: libuv's, on the host's uv loop)
+// and a host thread that runs it; their figures include that thread's CPU.
 //
 // Bounds: every loop is bounded in count and time; a watchdog ends the process if the
 // whole benchmark overruns twice its estimate.
@@ -64,9 +68,12 @@ void usage(std::FILE* f) {
                "  --cancel-tries N    tries per cancel-latency kind (default 1000; --quick 100)\n"
                "  --only WHAT         'throughput' or 'cancel': run only that part\n"
                "  --json FILE         also write every figure as JSON\n"
-               "  --quick             a short run (well under 30 s on 2 CPUs): every mode, fewer samples\n"
-               "Throughput modes: raw accept4 (the reference), raw epoll, raw io_uring multishot; per backend\n"
-               "sync (1 thread), sync-xN, async-short, async-long, each with channel reuse and create/free.\n");
+               "  --quick             a short run (about 30 s on 2 CPUs): every mode, fewer samples\n"
+               "Throughput modes: raw accept4 (the reference), raw epoll, raw io_uring multishot, raw libuv\n"
+               "(uv_listen/uv_accept); per backend sync (1 thread), sync-xN, async-short, async-long on openwws's\n"
+               "own threads, embedded-poll (an accept chain on a host loop a thread drives with poll() and\n"
+               "OpenwwsRunEventLoop) and, on libuv, embedded-uv (the same on a libuv loop a thread runs with\n"
+               "uv_run); each with channel reuse and create/free.\n");
 }
 
 bool parse_double(const char* s, double& out) {
@@ -236,7 +243,8 @@ pinning make_pinning(const options& o, std::vector<std::string>& warnings) {
   for (size_t i = 0; i < cpus.size(); ++i) {
     auto& list = i < half ? s : c;
     CPU_SET(cpus[i], i < half ? &p.server : &p.client);
-    list += (list.empty() ? "" : ",") + std::to_string(cpus[i]);
+    if (!list.empty()) list += ',';  // not `"," + to_string(..)`: GCC 12 warns (-Wrestrict) falsely there
+    list += std::to_string(cpus[i]);
   }
   p.on = true;
   p.describe = "server on CPU " + s + ", clients on CPU " + c;
@@ -324,13 +332,29 @@ constexpr bool have_raw_epoll = true;
 constexpr bool have_raw_epoll = false;  // an epoll baseline needs epoll
 #endif
 
-std::vector<config> all_configs(const std::vector<std::string>& backends, bool have_uring) {
-  std::vector<config> v{accept4_config};
+// The API modes on one backend: its own threads, then embedded in a host's loop.
+// embedded-uv runs on the libuv backend only: a libuv host loop takes libuv's backend.
+std::vector<mode> api_modes(const std::string& backend, bool have_uv) {
+  std::vector<mode> v{mode::sync_one, mode::sync_many, mode::async_short, mode::async_long, mode::embedded_poll};
+  if (backend == "libuv" && have_uv) v.push_back(mode::embedded_uv);
+  return v;
+}
+
+// Every configuration but accept4: the other raw baselines, then each backend's modes.
+std::vector<config> measured_configs(const std::vector<std::string>& backends, bool have_uring, bool have_uv) {
+  std::vector<config> v;
   if (have_raw_epoll) v.push_back({"raw", mode::raw_epoll, false});
   if (have_uring) v.push_back({"raw", mode::raw_io_uring, false});
+  if (have_uv) v.push_back({"raw", mode::raw_libuv, false});
   for (auto& b : backends)
-    for (mode m : {mode::sync_one, mode::sync_many, mode::async_short, mode::async_long})
+    for (mode m : api_modes(b, have_uv))
       for (bool create : {false, true}) v.push_back({b, m, create});
+  return v;
+}
+
+std::vector<config> all_configs(const std::vector<std::string>& backends, bool have_uring, bool have_uv) {
+  std::vector<config> v{accept4_config};
+  for (auto& c : measured_configs(backends, have_uring, have_uv)) v.push_back(c);
   return v;
 }
 
@@ -339,20 +363,28 @@ void rotate_by(std::vector<T>& v, int r) {
   if (!v.empty()) std::rotate(v.begin(), v.begin() + (static_cast<size_t>(r) % v.size()), v.end());
 }
 
-std::vector<planned> make_plan(const std::vector<std::string>& backends, bool have_uring, int reps) {
+// Groups of at most four, as even as they come: the raw baselines, then the API modes in
+// the order of measured_configs.
+std::vector<std::vector<config>> make_groups(const std::vector<std::string>& backends, bool have_uring,
+                                             bool have_uv) {
+  std::vector<config> raw, api;
+  for (auto& c : measured_configs(backends, have_uring, have_uv)) (is_raw(c.m) ? raw : api).push_back(c);
+  std::vector<std::vector<config>> groups;
+  for (auto* part : {&raw, &api}) {
+    size_t n = part->size(), k = (n + 3) / 4;
+    for (size_t g = 0, at = 0; g < k; ++g) {
+      size_t size = n / k + (g < n % k ? 1 : 0);
+      groups.emplace_back(part->begin() + static_cast<long>(at), part->begin() + static_cast<long>(at + size));
+      at += size;
+    }
+  }
+  return groups;
+}
+
+std::vector<planned> make_plan(const std::vector<std::string>& backends, bool have_uring, bool have_uv, int reps) {
   std::vector<planned> plan;
   for (int r = 0; r < reps; ++r) {
-    std::vector<std::vector<config>> groups;
-    std::vector<config> raw;
-    if (have_raw_epoll) raw.push_back({"raw", mode::raw_epoll, false});
-    if (have_uring) raw.push_back({"raw", mode::raw_io_uring, false});
-    if (!raw.empty()) groups.push_back(raw);
-    for (auto& b : backends)
-      for (bool create : {false, true}) {
-        std::vector<config> g;
-        for (mode m : {mode::sync_one, mode::sync_many, mode::async_short, mode::async_long}) g.push_back({b, m, create});
-        groups.push_back(g);
-      }
+    auto groups = make_groups(backends, have_uring, have_uv);
     rotate_by(groups, r);
     for (auto& g : groups) {
       rotate_by(g, r);
@@ -513,8 +545,9 @@ int run(const options& o) {
     std::fprintf(stderr, "openwws-bench: no I/O backend is available on this machine\n");
     return 1;
   }
-  std::string uring_why;
+  std::string uring_why, uv_why;
   bool have_uring = raw_io_uring_available(uring_why);
+  bool have_uv = libuv_available(uv_why);
 
   std::vector<std::string> warnings, errors;
   machine_info m = read_machine();
@@ -540,6 +573,7 @@ int run(const options& o) {
                 pin.on ? pin.describe.c_str() : "not pinned");
   if (o.cancel) std::printf("cancel:  %d tries per kind\n", o.cancel_tries);
   if (!have_uring) warnings.push_back("raw io_uring baselines skipped: " + uring_why);
+  if (!have_uv) warnings.push_back("raw libuv baseline and embedded-uv mode skipped: " + uv_why);
   // The load average lags by minutes and counts an earlier benchmark too; what other
   // processes use right now decides. A high average alone is only mentioned.
   if (m.busy_before > 0.1) {
@@ -555,7 +589,7 @@ int run(const options& o) {
   std::fflush(stdout);
 
   std::vector<planned> plan;
-  if (o.throughput) plan = make_plan(backends, have_uring, o.reps);
+  if (o.throughput) plan = make_plan(backends, have_uring, have_uv, o.reps);
   auto kinds = cancel_kinds(backends);
   auto places = make_placements(pin, warnings);
   int blocks = std::min(o.cancel_tries, 5);
@@ -592,7 +626,7 @@ int run(const options& o) {
 
   std::vector<row> rows;
   if (o.throughput) {
-    for (auto& c : all_configs(backends, have_uring)) {
+    for (auto& c : all_configs(backends, have_uring, have_uv)) {
       rows.emplace_back();
       rows.back().c = c;
     }
@@ -688,9 +722,14 @@ int run(const options& o) {
       if (same(r.c, c)) return &r;
     return nullptr;
   };
+  // A row against the raw libuv server: the ratio of their median ratios to accept4
+  // (the two run in different groups; each is paired with its own accept4 runs).
+  const row* uv_row = find_row({"raw", mode::raw_libuv, false});
+  double uv_ref = uv_row ? median(uv_row->ratios) : NAN;
+  auto vs_uv = [&](const row& r) { return median(r.ratios) / uv_ref; };
   if (o.throughput) {
-    std::printf("%-8s %-18s %-7s %9s %9s %9s  %-16s %7s %6s  %s\n", "backend", "mode", "channel", "accepts/s", "min",
-                "max", "vs accept4", "us CPU", "vs a4", "connect p50/p99 us");
+    std::printf("%-8s %-18s %-7s %9s %9s %9s  %-16s %6s %7s %6s  %s\n", "backend", "mode", "channel", "accepts/s",
+                "min", "max", "vs accept4", "vs uv", "us CPU", "vs a4", "connect p50/p99 us");
     for (auto& r : rows) {
       std::string head = format("%-8s %-18s %-7s", r.c.backend.c_str(), mode_name(r.c.m, o).c_str(),
                                 channel_name(r.c).c_str());
@@ -703,17 +742,18 @@ int run(const options& o) {
                               ? std::string("1.00")
                               : format("%s (%s-%s)", num(median(r.ratios), "%.2f").c_str(),
                                        num(min_of(r.ratios), "%.2f").c_str(), num(max_of(r.ratios), "%.2f").c_str());
-      std::printf("%s %9.0f %9.0f %9.0f  %-16s %7s %6s  %s / %s\n", head.c_str(), median(r.rates), min_of(r.rates),
-                  max_of(r.rates), ratio.c_str(), num(median(r.cpu_us), "%.2f").c_str(),
+      std::printf("%s %9.0f %9.0f %9.0f  %-16s %6s %7s %6s  %s / %s\n", head.c_str(), median(r.rates), min_of(r.rates),
+                  max_of(r.rates), ratio.c_str(), num(vs_uv(r), "%.2f").c_str(), num(median(r.cpu_us), "%.2f").c_str(),
                   num(median(r.cpu_ratios), "%.2f").c_str(), num(median(r.p50s), "%.0f").c_str(),
                   num(median(r.p99s), "%.0f").c_str());
     }
     const row* a4 = find_row(accept4_config);
     std::printf("\naccepts/s: median (min, max) over %d reps of %.2f s; accept4 ran before each group of at most four\n"
                 "runs (%zu runs). vs accept4: median (min-max) over reps of each run's ratio to the mean of the accept4\n"
-                "runs either side of it. us CPU: server CPU per accept (every thread but the load generator's: the\n"
-                "library's I/O threads count), median; vs a4: its ratio, paired the same way. connect: the clients'\n"
-                "blocking connect() time, median over reps of each run's p50 and p99.\n",
+                "runs either side of it. vs uv: that median over the raw libuv server's. us CPU: server CPU per accept\n"
+                "(every thread but the load generator's: the library's I/O threads, the embedded modes' host thread\n"
+                "and the libuv server's loop thread count), median; vs a4: its ratio, paired the same way. connect:\n"
+                "the clients' blocking connect() time, median over reps of each run's p50 and p99.\n",
                 o.reps, o.seconds, a4 ? a4->rates.size() : 0);
     for (auto& r : rows) {
       if (r.overflows || r.drops)
@@ -824,6 +864,24 @@ int run(const options& o) {
                    jnum(median(worst_rate->ratios)).c_str(), miss_rate ? "false" : "true",
                    jnum(median(worst_cpu->cpu_ratios)).c_str(), miss_cpu ? "false" : "true");
     }
+    // The libuv backend, on its own thread and embedded, against what a libuv user
+    // writes today.
+    const row* worst_uv = nullptr;
+    int n_uv = 0, miss_uv = 0;
+    for (auto& r : rows) {
+      if (r.c.backend != "libuv" || !std::isfinite(vs_uv(r))) continue;
+      ++n_uv;
+      if (vs_uv(r) < 1.0) ++miss_uv;
+      if (!worst_uv || vs_uv(r) < vs_uv(*worst_uv)) worst_uv = &r;
+    }
+    if (worst_uv) {
+      target_lines.push_back(format("libuv backend, own thread and embedded, >= the raw libuv server: %s (%d of %d "
+                                    "rows below; lowest %s %.2f)",
+                                    miss_uv ? "MISSED" : "met", miss_uv, n_uv, label(worst_uv->c, o).c_str(),
+                                    vs_uv(*worst_uv)));
+      tj += format("%s\"libuv_vs_raw_libuv_min\": %s, \"libuv_met\": %s", tj.empty() ? "" : ", ",
+                   jnum(vs_uv(*worst_uv)).c_str(), miss_uv ? "false" : "true");
+    }
   }
   if (o.cancel) {
     for (size_t pl = 0; pl < places.size(); ++pl) {
@@ -879,12 +937,12 @@ int run(const options& o) {
       auto& r = rows[i];
       j += format("    {\"backend\": \"%s\", \"mode\": \"%s\", \"channel\": \"%s\", \"accepts_per_s\": {\"median\": "
                   "%s, \"min\": %s, \"max\": %s, \"mad\": %s}, \"ratio_to_accept4\": {\"median\": %s, \"min\": %s, \"max\": %s}, "
-                  "\"cpu_us_per_accept\": %s, \"cpu_ratio_to_accept4\": %s, \"connect_us\": {\"p50\": %s, \"p99\": "
-                  "%s}, ",
+                  "\"ratio_to_raw_libuv\": %s, \"cpu_us_per_accept\": %s, \"cpu_ratio_to_accept4\": %s, \"connect_us\": "
+                  "{\"p50\": %s, \"p99\": %s}, ",
                   json_escape(r.c.backend).c_str(), mode_name(r.c.m, o).c_str(), channel_name(r.c).c_str(),
                   jnum(median(r.rates)).c_str(), jnum(min_of(r.rates)).c_str(), jnum(max_of(r.rates)).c_str(),
                   jnum(mad(r.rates)).c_str(), jnum(median(r.ratios)).c_str(), jnum(min_of(r.ratios)).c_str(), jnum(max_of(r.ratios)).c_str(),
-                  jnum(median(r.cpu_us)).c_str(), jnum(median(r.cpu_ratios)).c_str(), jnum(median(r.p50s)).c_str(),
+                  jnum(vs_uv(r)).c_str(), jnum(median(r.cpu_us)).c_str(), jnum(median(r.cpu_ratios)).c_str(), jnum(median(r.p50s)).c_str(),
                   jnum(median(r.p99s)).c_str());
       j += "\"runs\": {\"accepts_per_s\": " + jarray(r.rates) + ", \"ratio_to_accept4\": " + jarray(r.ratios) +
            ", \"cpu_us_per_accept\": " + jarray(r.cpu_us) + ", \"cpu_ratio_to_accept4\": " + jarray(r.cpu_ratios) +

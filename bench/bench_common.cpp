@@ -27,7 +27,11 @@ double warmup_seconds(const options& o) {
   return o.warmup >= 0 ? o.warmup : std::clamp(o.seconds * 0.1, 0.01, 0.25);
 }
 
-bool is_raw(mode m) { return m == mode::raw_accept4 || m == mode::raw_epoll || m == mode::raw_io_uring; }
+bool is_raw(mode m) {
+  return m == mode::raw_accept4 || m == mode::raw_epoll || m == mode::raw_io_uring || m == mode::raw_libuv;
+}
+
+bool is_embedded(mode m) { return m == mode::embedded_poll || m == mode::embedded_uv; }
 
 std::string mode_name(mode m, const options& o) {
   switch (m) {
@@ -38,6 +42,9 @@ std::string mode_name(mode m, const options& o) {
     case mode::sync_many: return "sync-x" + std::to_string(o.server_threads);
     case mode::async_short: return "async-short";
     case mode::async_long: return "async-long";
+    case mode::raw_libuv: return "libuv";
+    case mode::embedded_poll: return "embedded-poll";
+    case mode::embedded_uv: return "embedded-uv";
   }
   return "?";
 }

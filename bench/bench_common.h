@@ -11,9 +11,12 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #ifndef OPENWWS_VERSION
@@ -54,6 +57,9 @@ enum class mode {
   sync_many,     // N such threads on one listener
   async_short,   // an accept chain, WS_SHORT_CALLBACK
   async_long,    // an accept chain, WS_LONG_CALLBACK
+  raw_libuv,     // a uv_listen/uv_accept server on a libuv loop of its own thread
+  embedded_poll, // an accept chain on a host loop: a thread doing poll() + OpenwwsRunEventLoop
+  embedded_uv,   // an accept chain on a host loop: a libuv loop a thread runs with uv_run
 };
 
 struct config {
@@ -63,6 +69,7 @@ struct config {
 };
 
 bool is_raw(mode m);
+bool is_embedded(mode m);
 std::string mode_name(mode m, const options& o);  // "accept4", "sync-x2", ...
 std::string channel_name(const config& c);        // "-", "reuse", "create"
 std::string label(const config& c, const options& o);
@@ -108,12 +115,67 @@ class server {
   USHORT port = 0;
 };
 
+// Runs a loop on threads of its own, each calling run(index); done when all of them
+// left. Subclasses set nthreads_ before start() and join() before freeing what run uses.
+class threaded_server : public server {
+ public:
+  void start() override;
+  bool wait(milliseconds timeout) override;
+  std::string error() override;
+
+ protected:
+  virtual void run(int index) = 0;
+  void join();
+  void set_error(std::string e);
+  bool stopping() const { return stop_.load(std::memory_order_relaxed); }
+  load* ld_ = nullptr;
+  std::atomic<bool> stop_{false};
+  int nthreads_ = 1;
+
+ private:
+  std::vector<std::thread> threads_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int finished_ = 0;
+  std::string error_;
+};
+
+// The count bound of every server loop; at ~10^5 accepts/s it is never reached in practice.
+constexpr std::uint64_t max_per_loop = 50'000'000;
+// The backlog of every listening socket, the library's included.
+constexpr int listen_backlog = 4096;
+
+// A plain IPv4 listening socket on 127.0.0.1 with a kernel-chosen port; -1 and why.
+int listen_loopback(bool nonblocking, USHORT& port, std::string& why);
+
+// The thread that runs an application's event loop with openwws as its guest (the
+// embedded modes). start() makes the OPENWWS_EVENT_LOOP and starts the thread; stop()
+// has that thread free the event loop and leave, then joins it. Objects on the loop
+// must be freed before stop(). Both return "" or what went wrong.
+class event_host {
+ public:
+  virtual ~event_host() = default;
+  virtual std::string start() = 0;
+  virtual std::string stop() = 0;
+  OPENWWS_EVENT_LOOP* loop = nullptr;
+};
+
+// poll() on OpenwwsGetEventLoopDescriptor, then OpenwwsRunEventLoop (bench_servers.cpp).
+std::unique_ptr<event_host> make_poll_host();
+// uv_run on a libuv loop given to OpenwwsCreateEventLoop (bench_libuv.cpp); nullptr and
+// why without libuv.
+std::unique_ptr<event_host> make_uv_host(std::string& why);
+
 // nullptr with why set when the mode cannot run here (io_uring missing, ...).
 std::unique_ptr<server> make_server(const config& c, const options& o, std::string& why);
 // The raw io_uring server (bench_uring.cpp); nullptr and why when liburing is absent.
 std::unique_ptr<server> make_raw_io_uring_server(std::string& why);
 // True when this build has liburing and the kernel gives us a ring with multishot accept.
 bool raw_io_uring_available(std::string& why);
+// The raw libuv server (bench_libuv.cpp); nullptr and why when the build has no libuv.
+std::unique_ptr<server> make_raw_libuv_server(std::string& why);
+// True when this build has libuv (the raw libuv row and the embedded-uv mode).
+bool libuv_available(std::string& why);
 
 struct run_result {
   double rate = 0;  // accepts per second over the measured window

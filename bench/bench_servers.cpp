@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // openwws-bench: the load generator, the server modes (raw accept4 and epoll loops;
-// WsAcceptChannel sync with one or N threads, async with short and long callbacks, each
-// reusing one channel or creating one per accept) and the measurement of one run.
+// WsAcceptChannel sync with one or N threads, async with short and long callbacks, and
+// async on a host's event loop driven through its descriptor or by libuv, each reusing
+// one channel or creating one per accept) and the measurement of one run.
 //
 // Bounds: loopback only; every loop stops on a flag and also after a fixed count; the
 // clients also stop at a hard deadline; a connect gives up after 250 ms (SO_SNDTIMEO);
@@ -10,7 +11,9 @@
 #include "bench_common.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #ifdef __linux__
 #include <sys/epoll.h>
@@ -31,15 +34,66 @@
 
 namespace openwws::bench {
 
+// ---- what the raw servers share (bench_common.h) ---------------------------------------
+
+int listen_loopback(bool nonblocking, USHORT& port, std::string& why) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | (nonblocking ? SOCK_NONBLOCK : 0), 0);
+  if (fd < 0) {
+    why = format("socket: %s", std::strerror(errno));
+    return -1;
+  }
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof sa;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 || ::listen(fd, listen_backlog) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len) != 0) {
+    why = format("bind/listen on 127.0.0.1:0: %s", std::strerror(errno));
+    ::close(fd);
+    return -1;
+  }
+  port = ntohs(sa.sin_port);
+  return fd;
+}
+
+void threaded_server::start() {
+  for (int i = 0; i < nthreads_; ++i) {
+    threads_.emplace_back([this, i] {
+      run(i);
+      std::lock_guard lock(mu_);
+      ++finished_;
+      cv_.notify_all();
+    });
+  }
+}
+
+bool threaded_server::wait(milliseconds timeout) {
+  std::unique_lock lock(mu_);
+  return cv_.wait_for(lock, timeout, [&] { return finished_ == nthreads_; });
+}
+
+std::string threaded_server::error() {
+  std::lock_guard lock(mu_);
+  return error_;
+}
+
+void threaded_server::join() {
+  for (auto& t : threads_)
+    if (t.joinable()) t.join();
+  threads_.clear();
+}
+
+void threaded_server::set_error(std::string e) {
+  std::lock_guard lock(mu_);
+  if (error_.empty()) error_ = std::move(e);
+}
+
 namespace {
 
 // At most this many connections wait in the accept queue (clients pause beyond it), well
 // under the backlog of 4096: a full queue makes the kernel drop SYNs, and the client's 1 s
 // SYN retransmit would then measure the timer, not the server.
 constexpr std::int64_t queue_window = 512;
-// The count bound of every loop; at ~10^5 accepts/s it is never reached in practice.
-constexpr std::uint64_t max_per_loop = 50'000'000;
-constexpr int backlog = 4096;
 // Connect times kept per client thread per run; past it, reservoir sampling keeps a
 // uniform sample of the whole window without allocating.
 constexpr std::size_t samples_per_client = 16384;
@@ -119,73 +173,6 @@ void client_main(load& ld, client_slot& me, USHORT port, const pinning* pin) {
 }
 
 // ---- raw baselines --------------------------------------------------------------------
-
-// A plain IPv4 listening socket on 127.0.0.1 with a kernel-chosen port.
-int listen_loopback(bool nonblocking, USHORT& port, std::string& why) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | (nonblocking ? SOCK_NONBLOCK : 0), 0);
-  if (fd < 0) {
-    why = format("socket: %s", std::strerror(errno));
-    return -1;
-  }
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof sa;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 || ::listen(fd, backlog) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len) != 0) {
-    why = format("bind/listen on 127.0.0.1:0: %s", std::strerror(errno));
-    ::close(fd);
-    return -1;
-  }
-  port = ntohs(sa.sin_port);
-  return fd;
-}
-
-// Runs a loop on threads of its own; done when all of them left.
-class threaded_server : public server {
- public:
-  void start() override {
-    for (int i = 0; i < nthreads_; ++i) {
-      threads_.emplace_back([this, i] {
-        run(i);
-        std::lock_guard lock(mu_);
-        ++finished_;
-        cv_.notify_all();
-      });
-    }
-  }
-  bool wait(milliseconds timeout) override {
-    std::unique_lock lock(mu_);
-    return cv_.wait_for(lock, timeout, [&] { return finished_ == nthreads_; });
-  }
-  std::string error() override {
-    std::lock_guard lock(mu_);
-    return error_;
-  }
-
- protected:
-  virtual void run(int index) = 0;
-  void join() {
-    for (auto& t : threads_)
-      if (t.joinable()) t.join();
-    threads_.clear();
-  }
-  void set_error(std::string e) {
-    std::lock_guard lock(mu_);
-    if (error_.empty()) error_ = std::move(e);
-  }
-  bool stopping() const { return stop_.load(std::memory_order_relaxed); }
-  load* ld_ = nullptr;
-  std::atomic<bool> stop_{false};
-  int nthreads_ = 1;
-
- private:
-  std::vector<std::thread> threads_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  int finished_ = 0;
-  std::string error_;
-};
 
 // The reference: a blocking accept4 loop, closing each connection.
 class raw_accept4_server final : public threaded_server {
@@ -296,17 +283,19 @@ class ws_listener {
  public:
   ~ws_listener() { free_all(); }
 
-  std::string create(const std::string& backend, const WS_CALLBACK_MODEL* model) {
+  // model: the callback model of an async mode (nullptr: sync). loop: an event loop the
+  // application runs (embedded modes), or nullptr for openwws's own threads.
+  std::string create(const std::string& backend, const WS_CALLBACK_MODEL* model, OPENWWS_EVENT_LOOP* loop) {
     HRESULT hr = WsCreateError(nullptr, 0, &error_);
     if (FAILED(hr)) return format("WsCreateError: 0x%08X", static_cast<unsigned>(hr));
-    ULONG bl = backlog;
+    ULONG bl = listen_backlog;
     WS_CALLBACK_MODEL m = model ? *model : WS_LONG_CALLBACK;
-    WS_LISTENER_PROPERTY props[] = {
-        {WS_LISTENER_PROPERTY_LISTEN_BACKLOG, &bl, sizeof bl},
-        {WS_LISTENER_PROPERTY_ASYNC_CALLBACK_MODEL, &m, sizeof m},
-    };
-    hr = WsCreateListener(WS_CHANNEL_TYPE_DUPLEX_SESSION, WS_TCP_CHANNEL_BINDING, props, model ? 2 : 1, nullptr,
-                          &listener_, error_);
+    WS_LISTENER_PROPERTY props[3] = {{WS_LISTENER_PROPERTY_LISTEN_BACKLOG, &bl, sizeof bl}};
+    ULONG n = 1;
+    if (model) props[n++] = {WS_LISTENER_PROPERTY_ASYNC_CALLBACK_MODEL, &m, sizeof m};
+    if (loop) props[n++] = {OPENWWS_LISTENER_PROPERTY_EVENT_LOOP, &loop, sizeof loop};
+    hr = WsCreateListener(WS_CHANNEL_TYPE_DUPLEX_SESSION, WS_TCP_CHANNEL_BINDING, props, n, nullptr, &listener_,
+                          error_);
     if (FAILED(hr)) return describe("WsCreateListener", hr, error_);
     static const WCHAR url_text[] = u"net.tcp://127.0.0.1:0/";
     WS_STRING url = WS_STRING_VALUE(url_text);
@@ -382,7 +371,7 @@ class sync_server final : public threaded_server {
   ~sync_server() override { close(); }
   std::string open(load& ld) override {
     ld_ = &ld;
-    std::string e = ws_.create(backend_, nullptr);
+    std::string e = ws_.create(backend_, nullptr, nullptr);
     port = ws_.port_;
     slots_.resize(static_cast<size_t>(nthreads_));
     for (auto& s : slots_)
@@ -429,16 +418,22 @@ class sync_server final : public threaded_server {
 
 // An accept chain: each completion recycles the channel and starts the next accept. A
 // WsAcceptChannel that returns S_OK completed synchronously (no callback will come) and
-// is handled in the loop; WS_S_ASYNC means the callback will come.
+// is handled in the loop; WS_S_ASYNC means the callback will come. With a host (the
+// embedded modes) the listener lives on the host's event loop and every callback runs
+// on the host's thread; the driving thread's synchronous calls (open, close) are served
+// there while it runs.
 class async_server final : public server {
  public:
-  async_server(std::string backend, WS_CALLBACK_MODEL model, bool create)
-      : backend_(std::move(backend)), model_(model), create_(create) {}
+  async_server(std::string backend, WS_CALLBACK_MODEL model, bool create, std::unique_ptr<event_host> host = nullptr)
+      : backend_(std::move(backend)), model_(model), create_(create), host_(std::move(host)) {}
   ~async_server() override { close(); }
 
   std::string open(load& ld) override {
     ld_ = &ld;
-    std::string e = ws_.create(backend_, &model_);
+    if (host_) {
+      if (std::string e = host_->start(); !e.empty()) return e;
+    }
+    std::string e = ws_.create(backend_, &model_, host_ ? host_->loop : nullptr);
     port = ws_.port_;
     if (e.empty()) e = slot_.init(ws_.listener_);
     ctx_.callback = on_complete;
@@ -465,6 +460,9 @@ class async_server final : public server {
     std::string e = ws_.close();
     slot_.free_all();
     ws_.free_all();
+    if (host_) {
+      if (std::string h = host_->stop(); e.empty()) e = h;
+    }
     return e;
   }
   std::string error() override {
@@ -519,6 +517,7 @@ class async_server final : public server {
   std::string backend_;
   WS_CALLBACK_MODEL model_;
   bool create_;
+  std::unique_ptr<event_host> host_;  // before ws_: the listener goes first
   ws_listener ws_;
   accept_slot slot_;  // only the thread carrying the chain touches it
   load* ld_ = nullptr;
@@ -532,6 +531,69 @@ class async_server final : public server {
   std::condition_variable cv_;
   bool ended_ = false;
   std::string error_;
+};
+
+// A thread that drives an event loop as any non-libuv application would: poll() on
+// the loop's descriptor for as long as OpenwwsGetEventLoopTimeout allows, then
+// OpenwwsRunEventLoop. A pipe in the same poll() ends it; the thread frees the event
+// loop on its way out.
+class poll_host final : public event_host {
+ public:
+  ~poll_host() override { stop(); }
+
+  std::string start() override {
+    if (::pipe(stop_pipe_) != 0) return format("pipe: %s", std::strerror(errno));
+    for (int fd : stop_pipe_) ::fcntl(fd, F_SETFD, FD_CLOEXEC);  // no pipe2 on macOS
+    WS_ERROR* error = nullptr;
+    if (FAILED(WsCreateError(nullptr, 0, &error))) return "WsCreateError failed";
+    HRESULT hr = OpenwwsCreateEventLoop(nullptr, &loop, error);
+    if (SUCCEEDED(hr)) hr = OpenwwsGetEventLoopDescriptor(loop, &fd_, error);
+    std::string e = FAILED(hr) ? describe("OpenwwsCreateEventLoop/OpenwwsGetEventLoopDescriptor", hr, error) : "";
+    WsFreeError(error);
+    if (!e.empty()) return e;
+    try {
+      thread_ = std::thread([this] { run(); });
+    } catch (const std::exception& ex) {
+      return format("cannot start the host thread: %s", ex.what());
+    }
+    return "";
+  }
+
+  std::string stop() override {
+    if (thread_.joinable()) {
+      char c = 0;
+      [[maybe_unused]] ssize_t r = ::write(stop_pipe_[1], &c, 1);
+      thread_.join();
+    }
+    if (loop) OpenwwsFreeEventLoop(loop);  // not started: ours to free
+    loop = nullptr;
+    for (int& fd : stop_pipe_) {
+      if (fd >= 0) ::close(fd);
+      fd = -1;
+    }
+    return error_;
+  }
+
+ private:
+  void run() {
+    pollfd p[2] = {{fd_, POLLIN, 0}, {stop_pipe_[0], POLLIN, 0}};
+    for (;;) {
+      int n = ::poll(p, 2, OpenwwsGetEventLoopTimeout(loop));
+      if (n < 0 && errno != EINTR) {
+        error_ = format("poll: %s", std::strerror(errno));
+        break;
+      }
+      if (p[1].revents) break;
+      OpenwwsRunEventLoop(loop, nullptr);
+    }
+    OpenwwsFreeEventLoop(loop);
+    loop = nullptr;
+  }
+
+  int fd_ = -1;
+  int stop_pipe_[2] = {-1, -1};
+  std::thread thread_;
+  std::string error_;  // the host thread's until joined
 };
 
 double seconds_between(clock_type::time_point a, clock_type::time_point b) {
@@ -565,6 +627,8 @@ cpu_snapshot take_cpu(const std::vector<client_slot>& slots) {
 
 }  // namespace
 
+std::unique_ptr<event_host> make_poll_host() { return std::make_unique<poll_host>(); }
+
 std::unique_ptr<server> make_server(const config& c, const options& o, std::string& why) {
   switch (c.m) {
     case mode::raw_accept4: return std::make_unique<raw_accept4_server>();
@@ -580,6 +644,14 @@ std::unique_ptr<server> make_server(const config& c, const options& o, std::stri
     case mode::sync_many: return std::make_unique<sync_server>(c.backend, o.server_threads, c.create_per_accept);
     case mode::async_short: return std::make_unique<async_server>(c.backend, WS_SHORT_CALLBACK, c.create_per_accept);
     case mode::async_long: return std::make_unique<async_server>(c.backend, WS_LONG_CALLBACK, c.create_per_accept);
+    case mode::raw_libuv: return make_raw_libuv_server(why);
+    case mode::embedded_poll:
+    case mode::embedded_uv: {
+      // On a host loop every callback is WS_SHORT_CALLBACK, whatever the property says.
+      std::unique_ptr<event_host> host = c.m == mode::embedded_poll ? make_poll_host() : make_uv_host(why);
+      if (!host) return nullptr;
+      return std::make_unique<async_server>(c.backend, WS_SHORT_CALLBACK, c.create_per_accept, std::move(host));
+    }
   }
   why = "unknown mode";
   return nullptr;
@@ -589,7 +661,8 @@ std::unique_ptr<server> make_server(const config& c, const options& o, std::stri
 // everything stops (clients first, so that nobody connects to a closing socket).
 // Server CPU is the process's CPU less the client threads' and this thread's, all from
 // the kernel's per-thread clocks (the same source as getrusage, in nanoseconds); it so
-// includes the library's own threads, and any that came and went during the window.
+// includes the library's own threads, the host thread of the embedded modes and the
+// raw libuv server's loop thread, and any that came and went during the window.
 run_result measure(const config& c, const options& o, const pinning& pin) {
   run_result r;
   int fds_before = count_fds();

@@ -16,9 +16,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <netinet/in.h>
-#include <arpa/inet.h>
-
 #include <cerrno>
 #include <cmath>
 #include <condition_variable>
@@ -30,7 +27,6 @@ namespace openwws::bench {
 
 namespace {
 
-constexpr std::uint64_t max_per_loop = 50'000'000;
 constexpr std::uint64_t ud_accept = 1, ud_wake = 2, ud_cancel = 3;
 
 int ring_init(io_uring& ring, unsigned entries) {
@@ -45,26 +41,6 @@ io_uring_sqe* get_sqe(io_uring& ring) {
   return sqe;
 }
 
-int listen_fd(USHORT& port, std::string& why) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) {
-    why = format("socket: %s", std::strerror(errno));
-    return -1;
-  }
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof sa;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 || ::listen(fd, 4096) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len) != 0) {
-    why = format("bind/listen on 127.0.0.1:0: %s", std::strerror(errno));
-    ::close(fd);
-    return -1;
-  }
-  port = ntohs(sa.sin_port);
-  return fd;
-}
-
 // One thread: a multishot accept (re-armed when the kernel ends it) and an eventfd read
 // that ends the loop; every CQE reaped, every accepted fd closed.
 class raw_uring_server final : public server {
@@ -74,7 +50,7 @@ class raw_uring_server final : public server {
   std::string open(load& ld) override {
     ld_ = &ld;
     std::string why;
-    fd_ = listen_fd(port, why);
+    fd_ = listen_loopback(false, port, why);
     if (fd_ < 0) return why;
     stopfd_ = ::eventfd(0, EFD_CLOEXEC);
     if (stopfd_ < 0) return format("eventfd: %s", std::strerror(errno));
@@ -235,7 +211,7 @@ cancel_result raw_io_uring_cancel_latency(int tries, double budget_s, const plac
   }
   set_thread_affinity(pl.waiters);  // the worker inherits it
   USHORT port = 0;
-  int lfd = listen_fd(port, why);
+  int lfd = listen_loopback(false, port, why);
   int efd = ::eventfd(0, EFD_CLOEXEC);
   if (lfd < 0 || efd < 0) {
     out.error = lfd < 0 ? why : format("eventfd: %s", std::strerror(errno));

@@ -50,8 +50,10 @@ int host_loop::make_backend(std::unique_ptr<platform::backend>& out, std::string
 }
 
 bool host_loop::start_driver() noexcept {
-  // Nothing to start: the host runs the loop. Posts must wake the host from the start.
+  // Nothing to start: the host runs the loop. Posts must wake the host from the start,
+  // before it ever ran the loop: the wake-up must reach its descriptor now.
   prepare_to_sleep();
+  backend_->flush();
   return true;
 }
 
@@ -105,7 +107,10 @@ void host_loop::run() noexcept {
   while (completion* c = pop_ready()) invoke(*c, WS_SHORT_CALLBACK);
   tls_running = nullptr;
   bool gone = doomed_;
-  if (!gone) backend_->schedule_activity(timeout_ms());  // a libuv host: wake us for timers
+  if (!gone) {
+    backend_->flush();  // what this run started, visible to the descriptor the host waits on
+    backend_->schedule_activity(timeout_ms());  // a libuv host: wake us for timers
+  }
   lock.unlock();
   if (gone) delete this;
 }

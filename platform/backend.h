@@ -128,6 +128,12 @@ class backend {
   // run_once(0) has something to do (-1: none; a backend on a libuv host instead
   // calls back from that host's loop).
   virtual int poll_fd() const noexcept { return -1; }
+  // For a loop an application drives through poll_fd(), when the loop is made and last
+  // in each of its runs: hands the kernel what is only queued in user space (io_uring:
+  // unsubmitted SQEs, the wake-up's read among them; libuv: watchers it registers when
+  // it next polls), so that poll_fd() becomes readable when any of it completes.
+  // Without it, a host that waits without a timeout sleeps for good.
+  virtual void flush() noexcept {}
   // A backend on a libuv host: call the activity hook again after timeout_ms (-1:
   // not at all), for the loop's timers. Others ignore it.
   virtual void schedule_activity(int /*timeout_ms*/) noexcept {}

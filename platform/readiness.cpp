@@ -91,6 +91,7 @@ class readiness_backend final : public backend {
 
   void wake() noexcept override { poller_->wake(); }
   int poll_fd() const noexcept override { return poller_->descriptor(); }
+  void flush() noexcept override { poller_->flush(); }
   void schedule_activity(int timeout_ms) noexcept override { poller_->schedule_activity(timeout_ms); }
 
  private:

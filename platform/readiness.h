@@ -38,8 +38,9 @@ class poller {
   virtual int wait(int timeout_ms, std::uintptr_t* tokens, int max) noexcept = 0;
   // Makes a wait in progress, or the next one, return. Any thread.
   virtual void wake() noexcept = 0;
-  // See backend::poll_fd and backend::schedule_activity.
+  // See backend::poll_fd, backend::flush and backend::schedule_activity.
   virtual int descriptor() const noexcept { return -1; }
+  virtual void flush() noexcept {}
   virtual void schedule_activity(int /*timeout_ms*/) noexcept {}
 };
 

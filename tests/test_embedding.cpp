@@ -8,6 +8,7 @@
 #include "tests/support.h"
 
 #include <poll.h>
+#include <unistd.h>
 
 #ifdef OPENWWS_HAVE_LIBUV
 #include <uv.h>
@@ -385,6 +386,81 @@ TEST_CASE("objects_without_the_property_live_on_the_default_event_loop_while_one
     WsFreeChannel(ch);
     WsFreeListener(l);
   }
+}
+
+// A host that sleeps on the descriptor for as long as OpenwwsGetEventLoopTimeout says
+// (the `host` above caps each wait at 5 ms, which would hide a missed wake-up): every
+// accept of a chain that re-arms from its callback, on the host's thread, completes.
+TEST_CASE("a_host_that_waits_as_long_as_the_timeout_says_is_woken_for_every_accept") {
+  fd_guard fds;
+  OPENWWS_EVENT_LOOP* loop = nullptr;
+  REQUIRE(OpenwwsCreateEventLoop(nullptr, &loop, nullptr) == S_OK);
+  int fd = -1;
+  REQUIRE(OpenwwsGetEventLoopDescriptor(loop, &fd, nullptr) == S_OK);
+  int stop[2];
+  REQUIRE(::pipe(stop) == 0);
+  std::thread runner([&] {
+    pollfd p[2] = {{fd, POLLIN, 0}, {stop[0], POLLIN, 0}};
+    for (;;) {
+      ::poll(p, 2, OpenwwsGetEventLoopTimeout(loop));
+      if (p[1].revents) break;
+      OpenwwsRunEventLoop(loop, nullptr);
+    }
+  });
+  // The host sleeps in poll() before anything is posted to its loop: the very first
+  // post must wake it too.
+  std::this_thread::sleep_for(50ms);
+  WS_LISTENER_PROPERTY prop{OPENWWS_LISTENER_PROPERTY_EVENT_LOOP, &loop, sizeof loop};
+  USHORT port = 0;
+  WS_LISTENER* l = open_listener("net.tcp://127.0.0.1:0/", &port, &prop, 1);
+  struct chain {
+    WS_LISTENER* l;
+    WS_CHANNEL* ch;
+    WS_ASYNC_CONTEXT ctx;
+    std::atomic<int> accepted{0};
+    std::atomic<HRESULT> failed{S_OK};
+    // Counts this accept and starts the next, for as long as they complete at once.
+    void next() {
+      do {
+        accepted++;
+        WsCloseChannel(ch, nullptr, nullptr);
+        WsResetChannel(ch, nullptr);
+      } while (start() == S_OK);
+    }
+    HRESULT start() {
+      HRESULT hr = WsAcceptChannel(l, ch, &ctx, nullptr);
+      if (FAILED(hr)) failed = hr;
+      return hr;
+    }
+  } c{l, channel_for(l), {}};
+  c.ctx = {[](HRESULT hr, WS_CALLBACK_MODEL, void* s) {
+             auto* cc = static_cast<chain*>(s);
+             if (FAILED(hr)) {
+               cc->failed = hr;
+               return;
+             }
+             cc->next();
+           },
+           &c};
+  HRESULT first = c.start();  // from this thread
+  REQUIRE((first == WS_S_ASYNC || first == S_OK));
+  if (first == S_OK) c.next();
+  constexpr int connections = 50;
+  for (int i = 0; i < connections; ++i) {
+    int client = raw_connect(port);
+    REQUIRE(wait_until([&] { return c.accepted.load() > i || FAILED(c.failed.load()); }, 5s));
+    close_rst(client);
+  }
+  CHECK(c.failed.load() == S_OK);
+  CHECK(WsCloseListener(l, nullptr, nullptr) == S_OK);  // ends the pending accept; from this thread
+  WsFreeChannel(c.ch);
+  WsFreeListener(l);
+  char one = 0;
+  REQUIRE(::write(stop[1], &one, 1) == 1);
+  runner.join();
+  OpenwwsFreeEventLoop(loop);
+  ::close(stop[0]);
+  ::close(stop[1]);
 }
 
 }  // TEST_SUITE

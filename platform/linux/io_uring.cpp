@@ -163,6 +163,7 @@ class io_uring_backend final : public backend {
 
   // Readable when completions wait in the ring; run_once(0) submits and reaps them.
   int poll_fd() const noexcept override { return ring_.ring_fd; }
+  void flush() noexcept override { io_uring_submit(&ring_); }
 
   void wake() noexcept override {
     std::uint64_t one = 1;

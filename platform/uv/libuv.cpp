@@ -212,6 +212,15 @@ class uv_poller final : public poller {
 
   int descriptor() const noexcept override { return hosted() ? -1 : uv_backend_fd(loop_); }
 
+  // libuv hands a started uv_poll_t to epoll/kqueue only when the loop next polls, and
+  // drops a stopped one from it only when an event for it shows up there: poll once,
+  // without waiting, so that uv_backend_fd() tells the truth. Whatever that poll finds
+  // is left where it is (no wait() is collecting): level-triggered, it makes the
+  // descriptor readable again at once.
+  void flush() noexcept override {
+    if (!hosted()) uv_run(loop_, UV_RUN_NOWAIT);
+  }
+
   void schedule_activity(int timeout_ms) noexcept override {
     if (!hosted()) return;
     if (timeout_ms < 0)
@@ -364,6 +373,7 @@ class uv_poller_owner final : public poller {
   }
   void wake() noexcept override { p_->wake(); }
   int descriptor() const noexcept override { return p_->descriptor(); }
+  void flush() noexcept override { p_->flush(); }
   void schedule_activity(int timeout_ms) noexcept override { p_->schedule_activity(timeout_ms); }
 
  private:

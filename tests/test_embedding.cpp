@@ -371,7 +371,8 @@ TEST_CASE("objects_without_the_property_live_on_the_default_event_loop_while_one
     REQUIRE(OpenwwsSetDefaultEventLoop(h.loop, nullptr) == S_OK);
     USHORT port = 0;
     WS_LISTENER* l = open_listener("net.tcp://127.0.0.1:0/", &port);  // no EVENT_LOOP property
-    REQUIRE(OpenwwsSetDefaultEventLoop(nullptr, nullptr) == S_OK);
+    // Back to the binary's default: openwws's own threads, or the embedded suite's host.
+    REQUIRE(OpenwwsSetDefaultEventLoop(embedded_event_loop(), nullptr) == S_OK);
     WS_CHANNEL* ch = channel_for(l);
     thread_probe probe;
     probe.host_id = h.id;

@@ -190,6 +190,7 @@ TEST_CASE_FIXTURE(fd_guard, "listening_address_that_disappears_leaves_accepts_ca
     _exit(77);  // network namespaces are Linux's
 #endif
     if (std::system("ip link set lo up && ip -6 addr add 2001:db8::1/128 dev lo nodad") != 0) _exit(77);
+    host_for_forked_child();
     WS_LISTENER* l = nullptr;
     if (WsCreateListener(WS_CHANNEL_TYPE_DUPLEX_SESSION, WS_TCP_CHANNEL_BINDING, nullptr, 0, nullptr, &l, nullptr) !=
         S_OK)

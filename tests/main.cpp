@@ -50,6 +50,21 @@ class uv_host {
       return failed("OpenwwsCreateEventLoop", error_text().c_str());
     if (int rc = uv_async_init(&uv_, &keep_, [](uv_async_t* a) { uv_stop(a->loop); }); rc < 0)
       return failed("uv_async_init", uv_strerror(rc));
+    resume();
+    if (HRESULT hr = OpenwwsSetDefaultEventLoop(loop_, error_); FAILED(hr))
+      return failed("OpenwwsSetDefaultEventLoop", error_text().c_str());
+    g_host_loop = loop_;
+    return true;
+  }
+
+  // Stops the host's thread (its uv_run returns) and starts it again; while stopped,
+  // nothing runs the loop.
+  void pause() {
+    if (!thread_.joinable()) return;
+    uv_async_send(&keep_);
+    thread_.join();
+  }
+  void resume() {
     std::atomic<bool> running{false};
     thread_ = std::thread([this, &running] {
       g_host_id = std::this_thread::get_id();
@@ -57,10 +72,6 @@ class uv_host {
       uv_run(&uv_, UV_RUN_DEFAULT);
     });
     while (!running.load()) std::this_thread::yield();
-    if (HRESULT hr = OpenwwsSetDefaultEventLoop(loop_, error_); FAILED(hr))
-      return failed("OpenwwsSetDefaultEventLoop", error_text().c_str());
-    g_host_loop = loop_;
-    return true;
   }
 
   // Whether an object made without an EVENT_LOOP property lives on this host: an
@@ -115,10 +126,7 @@ class uv_host {
     g_host_loop = nullptr;
     if (loop_ && OpenwwsSetDefaultEventLoop(nullptr, nullptr) != S_OK)
       ok = failed("OpenwwsSetDefaultEventLoop", "NULL refused");
-    if (thread_.joinable()) {
-      uv_async_send(&keep_);
-      thread_.join();
-    }
+    pause();
     g_host_id = {};
     if (loop_) OpenwwsFreeEventLoop(loop_);
     loop_ = nullptr;
@@ -159,6 +167,8 @@ class uv_host {
   WS_ERROR* error_ = nullptr;
   std::thread thread_;
 };
+
+uv_host* g_host = nullptr;  // the embedded suite's host, in the process that runs the tests
 #endif
 
 }  // namespace
@@ -168,6 +178,20 @@ namespace openwws::test {
 bool embedded_host() { return g_host_id != std::thread::id{}; }
 std::thread::id host_thread_id() { return g_host_id; }
 OPENWWS_EVENT_LOOP* embedded_event_loop() { return g_host_loop; }
+
+pid_t fork_for_test() {
+#ifdef OPENWWS_HAVE_LIBUV
+  if (g_host && embedded_host()) {
+    // Forked with the host's thread stopped, so that the child is single-threaded
+    // (ThreadSanitizer refuses new threads after a multi-threaded fork).
+    g_host->pause();
+    pid_t pid = ::fork();
+    if (pid != 0) g_host->resume();
+    return pid;
+  }
+#endif
+  return ::fork();
+}
 
 void host_for_forked_child() {
 #ifdef OPENWWS_HAVE_LIBUV
@@ -215,6 +239,7 @@ int main(int argc, char** argv) {
   if (!embedded) return ctx.run();
 #ifdef OPENWWS_HAVE_LIBUV
   uv_host host;
+  g_host = &host;
   if (!host.start() || !host.is_default()) {
     host.stop();
     return 1;
@@ -222,6 +247,7 @@ int main(int argc, char** argv) {
   int rc = ctx.run();
   if (!host.is_default() && rc == 0) rc = 1;
   if (!host.stop() && rc == 0) rc = 1;
+  g_host = nullptr;
   return rc;
 #else
   return 77;

@@ -13,6 +13,8 @@
 #include <string>
 #include <thread>
 
+#include <sys/types.h>
+
 namespace openwws::test {
 
 // Checks that a test case leaves as many descriptors open as it found.
@@ -101,9 +103,12 @@ std::thread::id host_thread_id();
 // The default event loop the binary set (the host's, or NULL when not embedded): a
 // test that sets another default puts this one back.
 OPENWWS_EVENT_LOOP* embedded_event_loop();
-// In a child forked by a test, before it makes any openwws object: when embedded, the
-// child gets a host thread and loop of its own (the parent's host thread is not in
-// the child); otherwise nothing. Exits with 91 if the host cannot start.
+// fork() for a test whose child uses openwws: embedded, the host's thread is stopped
+// around the fork, so that the child starts single-threaded as it does elsewhere.
+pid_t fork_for_test();
+// In such a child, before it makes any openwws object: when embedded, the child gets
+// a host thread and loop of its own (the parent's host thread is not in the child);
+// otherwise nothing. Exits with 91 if the host cannot start.
 void host_for_forked_child();
 
 // The model a callback is invoked with on an object whose ASYNC_CALLBACK_MODEL is

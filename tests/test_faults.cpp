@@ -181,7 +181,7 @@ TEST_CASE_FIXTURE(fd_guard, "clients_that_reset_at_once_do_not_disturb_accepting
 TEST_CASE_FIXTURE(fd_guard, "listening_address_that_disappears_leaves_accepts_cancellable_and_reopen_refused") {
   // In a network namespace of its own (a forked child, as root), an address is added to
   // lo, listened on, and deleted under a pending accept. Nothing leaves the machine.
-  pid_t pid = fork();
+  pid_t pid = fork_for_test();
   REQUIRE(pid >= 0);
   if (pid == 0) {
 #ifdef __linux__

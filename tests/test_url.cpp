@@ -546,9 +546,9 @@ TEST_CASE_FIXTURE(fd_guard, "open_listener_privileged_port_without_privilege_ret
   }
   // As root: run the open in a child that has given up root (and with it
   // CAP_NET_BIND_SERVICE). No runtime thread is alive here, so fork is safe (embedded,
-  // the host's thread is, but the child makes a host of its own and leaves the
-  // parent's loop alone).
-  pid_t pid = ::fork();
+  // fork_for_test stops the host's thread around it; the child makes a host of its own
+  // and leaves the parent's loop alone).
+  pid_t pid = fork_for_test();
   if (pid < 0) {
     MESSAGE("fork failed; running as root, the privileged-port check is skipped");
     return;

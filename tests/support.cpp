@@ -195,6 +195,10 @@ HRESULT callback_probe::outcome(HRESULT returned) {
   std::this_thread::sleep_for(std::chrono::milliseconds(30));  // a second callback would show by now
   CHECK(calls.load() == (async ? 1 : 0));
   CHECK_FALSE(on_caller_thread.load());
+  if (async && embedded_host()) {
+    CHECK(thread.load() == host_thread_id());
+    CHECK(model.load() == WS_SHORT_CALLBACK);
+  }
   return async ? hr.load() : returned;
 }
 
@@ -203,12 +207,25 @@ void CALLBACK callback_probe::callback(HRESULT hr, WS_CALLBACK_MODEL model, void
   if (std::this_thread::get_id() == p->caller) p->on_caller_thread = true;
   p->hr = hr;
   p->model = model;
+  p->thread = std::this_thread::get_id();
   p->calls.fetch_add(1);
 }
 
 std::string backend_under_test() {
   const char* b = std::getenv("OPENWWS_BACKEND");
   return b ? b : "";
+}
+
+WS_CALLBACK_MODEL invoked_model(WS_CALLBACK_MODEL preferred) {
+  return embedded_host() ? WS_SHORT_CALLBACK : preferred;
+}
+
+on_own_threads::on_own_threads() {
+  if (embedded_host()) REQUIRE(OpenwwsSetDefaultEventLoop(nullptr, nullptr) == S_OK);
+}
+
+on_own_threads::~on_own_threads() {
+  if (embedded_host()) CHECK(OpenwwsSetDefaultEventLoop(embedded_event_loop(), nullptr) == S_OK);
 }
 
 }  // namespace openwws::test

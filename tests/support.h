@@ -13,6 +13,8 @@
 #include <string>
 #include <thread>
 
+#include <sys/types.h>
+
 namespace openwws::test {
 
 // Checks that a test case leaves as many descriptors open as it found.
@@ -75,18 +77,65 @@ struct callback_probe {
   std::atomic<HRESULT> hr{0};
   std::atomic<int> model{-1};
   std::atomic<bool> on_caller_thread{false};
+  std::atomic<std::thread::id> thread{};  // of the last callback
   std::thread::id caller = std::this_thread::get_id();
   WS_ASYNC_CONTEXT ctx();
   bool wait(std::chrono::milliseconds timeout = std::chrono::seconds(10)) const;
   // The asynchronous model's rule for a call that returned `returned`: WS_S_ASYNC means
   // exactly one callback (waited for), anything else none; never on the caller's thread
-  // before returning. Returns the operation's final HRESULT.
+  // before returning; embedded, on the host's thread. Returns the operation's final
+  // HRESULT.
   HRESULT outcome(HRESULT returned);
   static void CALLBACK callback(HRESULT hr, WS_CALLBACK_MODEL model, void* state);
 };
 
 // The backend the test binary was started for ("epoll", ...).
 std::string backend_under_test();
+
+// True when the binary runs with --embedded=uv: every listener and channel made
+// without an EVENT_LOOP property lives on a host's libuv loop that a thread of the
+// test binary runs (tests/main.cpp). There every callback runs on that thread as
+// WS_SHORT_CALLBACK, and a synchronous call made on it is refused with
+// WS_E_INVALID_OPERATION (see OpenwwsCreateEventLoop in webservices.h).
+bool embedded_host();
+// The host's thread while embedded_host(), else a default-constructed id.
+std::thread::id host_thread_id();
+// The default event loop the binary set (the host's, or NULL when not embedded): a
+// test that sets another default puts this one back.
+OPENWWS_EVENT_LOOP* embedded_event_loop();
+// fork() for a test whose child uses openwws: embedded, the host's thread is stopped
+// around the fork, so that the child starts single-threaded as it does elsewhere.
+pid_t fork_for_test();
+// In such a child, before it makes any openwws object: when embedded, the child gets
+// a host thread and loop of its own (the parent's host thread is not in the child);
+// otherwise nothing. Exits with 91 if the host cannot start.
+void host_for_forked_child();
+
+// The model a callback is invoked with on an object whose ASYNC_CALLBACK_MODEL is
+// `preferred`: that one on openwws's own threads; WS_SHORT_CALLBACK on a host's loop.
+WS_CALLBACK_MODEL invoked_model(WS_CALLBACK_MODEL preferred);
+
+// For a test whose premise is openwws's own threads (LONG callbacks, the loop
+// takeover, runtime threads that exit): in the embedded suite, the test says why it is
+// skipped (a doctest MESSAGE) and returns at once.
+#define OPENWWS_SKIP_WHEN_EMBEDDED(premise)                                                                  \
+  do {                                                                                                       \
+    if (::openwws::test::embedded_host()) {                                                                  \
+      MESSAGE("skipped in the embedded suite: runs on openwws's own threads only (", std::string(premise), \
+              ")");                                                                                         \
+      return;                                                                                                \
+    }                                                                                                        \
+  } while (0)
+
+// While alive, objects made without an EVENT_LOOP property live on openwws's own
+// threads, even in the embedded suite (which gets its host's loop back as default
+// afterwards); elsewhere it changes nothing.
+struct on_own_threads {
+  on_own_threads();
+  ~on_own_threads();
+  on_own_threads(const on_own_threads&) = delete;
+  on_own_threads& operator=(const on_own_threads&) = delete;
+};
 
 // Calls to operator new made so far on the calling thread (test_faults.cpp replaces the
 // program's operator new), for tests that check that a path allocates nothing.

@@ -132,7 +132,9 @@ TEST_CASE_FIXTURE(fd_guard, "async_accept_pending_calls_back_once_on_another_thr
   std::this_thread::sleep_for(std::chrono::milliseconds(30));
   CHECK(probe.calls == 1);
   CHECK(probe.hr.load() == S_OK);
-  CHECK(probe.model.load() == WS_LONG_CALLBACK);
+  // The listener's model is the default, LONG; a host's loop invokes it SHORT, on its thread.
+  CHECK(probe.model.load() == invoked_model(WS_LONG_CALLBACK));
+  if (embedded_host()) CHECK(probe.thread.load() == host_thread_id());
   CHECK_FALSE(probe.on_caller_thread.load());
   CHECK(state_of(ch) == WS_CHANNEL_STATE_OPEN);
   close_rst(fd);
@@ -230,6 +232,9 @@ TEST_CASE_FIXTURE(fd_guard, "callbacks_may_call_back_into_the_library_for_both_m
 }
 
 TEST_CASE_FIXTURE(fd_guard, "long_callback_that_blocks_does_not_delay_another_listener") {
+  // On a host's loop every callback runs SHORT on the host's thread, so one that blocks
+  // holds every other completion up; openwws has no thread to take the loop over.
+  OPENWWS_SKIP_WHEN_EMBEDDED("a LONG callback that blocks, and the loop taken over meanwhile");
   USHORT port_a = 0, port_b = 0;
   WS_LISTENER* a = open_listener(any_port, &port_a);
   WS_LISTENER* b = open_listener(any_port, &port_b);
@@ -383,10 +388,16 @@ TEST_CASE_FIXTURE(fd_guard, "close_called_from_inside_an_accept_callback_complet
       WS_CALLBACK_MODEL model;
       std::atomic<HRESULT> close_hr{S_FALSE};
       std::atomic<int> close_callbacks{0};
+      std::atomic<HRESULT> sync_refused{S_FALSE};  // embedded: the synchronous close tried first
     } st{l, model};
     WS_ASYNC_CONTEXT ctx{[](HRESULT, WS_CALLBACK_MODEL, void* s) {
                            auto* p = static_cast<st_t*>(s);
-                           if (p->model == WS_LONG_CALLBACK) {
+                           if (p->model == WS_LONG_CALLBACK && embedded_host()) {
+                             // Invoked SHORT on the host's thread: a synchronous close
+                             // there is refused, whatever the listener's model.
+                             p->sync_refused = WsCloseListener(p->l, nullptr, nullptr);
+                           }
+                           if (p->model == WS_LONG_CALLBACK && !embedded_host()) {
                              p->close_hr = WsCloseListener(p->l, nullptr, nullptr);  // may block: LONG
                            } else {
                              WS_ASYNC_CONTEXT c{[](HRESULT, WS_CALLBACK_MODEL, void* s2) {
@@ -403,6 +414,7 @@ TEST_CASE_FIXTURE(fd_guard, "close_called_from_inside_an_accept_callback_complet
     CHECK(wait_until([&] { return state_of(l) == WS_LISTENER_STATE_CLOSED; }));
     if (st.close_hr.load() == WS_S_ASYNC) REQUIRE(wait_until([&] { return st.close_callbacks.load() == 1; }));
     CHECK((st.close_hr.load() == S_OK || st.close_hr.load() == WS_S_ASYNC));
+    if (model == WS_LONG_CALLBACK && embedded_host()) CHECK(st.sync_refused.load() == WS_E_INVALID_OPERATION);
     close_rst(fd);
     WsCloseChannel(ch, nullptr, nullptr);
     WsFreeChannel(ch);

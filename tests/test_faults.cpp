@@ -190,7 +190,7 @@ TEST_CASE_FIXTURE(fd_guard, "clients_that_reset_at_once_do_not_disturb_accepting
 TEST_CASE_FIXTURE(fd_guard, "listening_address_that_disappears_leaves_accepts_cancellable_and_reopen_refused") {
   // In a network namespace of its own (a forked child, as root), an address is added to
   // lo, listened on, and deleted under a pending accept. Nothing leaves the machine.
-  pid_t pid = fork();
+  pid_t pid = fork_for_test();
   REQUIRE(pid >= 0);
   if (pid == 0) {
 #ifdef __linux__
@@ -199,6 +199,7 @@ TEST_CASE_FIXTURE(fd_guard, "listening_address_that_disappears_leaves_accepts_ca
     _exit(77);  // network namespaces are Linux's
 #endif
     if (std::system("ip link set lo up && ip -6 addr add 2001:db8::1/128 dev lo nodad") != 0) _exit(77);
+    host_for_forked_child();
     WS_LISTENER* l = nullptr;
     if (WsCreateListener(WS_CHANNEL_TYPE_DUPLEX_SESSION, WS_TCP_CHANNEL_BINDING, nullptr, 0, nullptr, &l, nullptr) !=
         S_OK)

@@ -289,7 +289,10 @@ void run_isolated(const char* name, std::chrono::milliseconds limit = 20000ms) {
   envp.push_back(nullptr);
   std::string exe = OPENWWS_TESTS_EXE;
   std::string no_intro = "--no-intro=true", no_version = "--no-version=true";
-  char* argv[] = {exe.data(), filter.data(), no_intro.data(), no_version.data(), nullptr};
+  // The embedded suite's child runs embedded too: a host loop of its own (tests/main.cpp).
+  std::string embedded = "--embedded=uv";
+  char* argv[] = {exe.data(), filter.data(), no_intro.data(), no_version.data(),
+                  embedded_host() ? embedded.data() : nullptr, nullptr};
   std::fflush(stdout);
   std::fflush(stderr);
   pid_t pid = -1;
@@ -674,6 +677,8 @@ TEST_CASE_FIXTURE(fd_guard, "F3: an accept submitted by a loop thread that then 
   // then exits. The accept must still take the next connection (nothing aborted it).
   // Then WsCloseListener and a reopen on the same port must work at once. (On epoll
   // there are no per-thread requests; it passes there trivially.)
+  // A host's loop has no thread of openwws's own to take over or to exit.
+  OPENWWS_SKIP_WHEN_EMBEDDED("a loop thread that exits after a LONG callback's takeover");
   MESSAGE("backend: ", backend_under_test());
   ledger lg;
   USHORT port = 0;
@@ -741,6 +746,7 @@ TEST_CASE_FIXTURE(fd_guard, "F3: an accept submitted by a loop thread that then 
 TEST_CASE_FIXTURE(fd_guard, "F3: an accept started inside a LONG callback whose thread then exits is satisfied by a later connection") {
   // The same, with the accept started by WsAcceptChannel on the callback thread that
   // ends afterwards (an implementation that submits on the calling thread would lose it).
+  OPENWWS_SKIP_WHEN_EMBEDDED("a LONG callback's thread that exits after the loop's takeover");
   MESSAGE("backend: ", backend_under_test());
   ledger lg;
   USHORT port = 0;
@@ -777,7 +783,8 @@ TEST_CASE_FIXTURE(fd_guard, "F3: an accept started inside a LONG callback whose 
 
 // ---- F4: Ws*Free* from a WS_SHORT_CALLBACK -------------------------------------------
 // Each case runs in a child process (see run_isolated): a free that never returns
-// there holds the loop thread for good.
+// there holds the loop thread for good. Embedded, the callbacks run on the host's
+// thread, where a free from a callback returns at once too (webservices.h).
 
 namespace {
 

@@ -41,15 +41,18 @@ int scaled(int n) {
 struct listener_record {
   std::atomic<bool> freed{false};
   std::atomic<int> late_callbacks{0};
+  std::atomic<int> off_host{0};  // embedded: callbacks not SHORT on the host's thread
 };
 
 struct op_record {
   listener_record* owner = nullptr;
   std::atomic<int> completions{0};
   std::atomic<HRESULT> hr{S_FALSE};
-  static void CALLBACK done(HRESULT hr, WS_CALLBACK_MODEL, void* state) {
+  static void CALLBACK done(HRESULT hr, WS_CALLBACK_MODEL model, void* state) {
     auto* op = static_cast<op_record*>(state);
     if (op->owner->freed.load()) op->owner->late_callbacks++;
+    if (embedded_host() && (model != WS_SHORT_CALLBACK || std::this_thread::get_id() != host_thread_id()))
+      op->owner->off_host++;
     op->hr = hr;
     op->completions.fetch_add(1);
   }
@@ -239,13 +242,17 @@ TEST_CASE_FIXTURE(fd_guard, "accepts_racing_abort_close_reset_and_free_complete_
   WsCloseListener(l, nullptr, nullptr);
   for (WS_CHANNEL* ch : channels) WsFreeChannel(ch);
   WsFreeListener(l);
-  int late = 0;
-  for (auto& r : records) late += r->late_callbacks.load();
+  int late = 0, off_host = 0;
+  for (auto& r : records) {
+    late += r->late_callbacks.load();
+    off_host += r->off_host.load();
+  }
   MESSAGE(iterations, " iterations: accepted ", ok, ", aborted ", aborted, ", refused ", refused, ", clients ",
           clients.connects.load());
   CHECK(wrong == 0);
   CHECK(twice == 0);
   CHECK(late == 0);
+  CHECK(off_host == 0);
   CHECK(ok > 0);
   CHECK(aborted > 0);
 }

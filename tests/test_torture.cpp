@@ -14,7 +14,10 @@
 // listener slot has a port of its own); no callback is due any more once a free of
 // the object returned; no synchronous call takes longer than the hang limit (a
 // watchdog reports the call and the object's recent history); at the end everything
-// is closed and freed, every callback accounted for, and no descriptor leaked.
+// is closed and freed, every callback accounted for, and no descriptor leaked. In the
+// embedded suite (--embedded=uv) every object lives on a host's libuv loop: each
+// callback must then run SHORT on the host's thread, and a synchronous call a plan
+// makes there is refused unless it completes at once (both already documented results).
 //
 // Harness rules: each object slot has a shared_mutex; calls on a live handle hold it
 // shared (any number of threads, any calls, concurrently: the objects are
@@ -527,10 +530,12 @@ class harness {
 std::string harness::repro() const {
   char buf[256];
   std::snprintf(buf, sizeof buf,
-                "reproduce: OPENWWS_TORTURE_SEED=0x%" PRIX64 " OPENWWS_STRESS_SCALE=%g%s%s%s --backend=%s -ts=torture",
+                "reproduce: OPENWWS_TORTURE_SEED=0x%" PRIX64
+                " OPENWWS_STRESS_SCALE=%g%s%s%s --backend=%s%s -ts=torture",
                 cfg.seed, stress_scale(), cfg.skipped.empty() ? "" : " OPENWWS_TORTURE_SKIP=",
                 cfg.skipped.c_str(), env("OPENWWS_TORTURE_SECONDS") ? " OPENWWS_TORTURE_SECONDS=..." : "",
-                backend_under_test().empty() ? "(default)" : backend_under_test().c_str());
+                backend_under_test().empty() ? "(default)" : backend_under_test().c_str(),
+                embedded_host() ? " --embedded=uv" : "");
   return buf;
 }
 
@@ -836,6 +841,13 @@ void harness::callback(op_record& r, HRESULT hr, WS_CALLBACK_MODEL model) {
     fail("callback_on_caller_thread", &r, "called back on the calling thread before the call returned");
   if (model != WS_SHORT_CALLBACK && model != WS_LONG_CALLBACK)
     fail("bad_callback_model", &r, "callback model " + std::to_string(model));
+  // On a host's loop (the embedded suite) every callback runs on the host's thread,
+  // SHORT whatever the object's model; a LONG plan then blocks nothing, and a
+  // synchronous call it makes is refused unless it completes at once.
+  if (embedded_host() && (model != WS_SHORT_CALLBACK || std::this_thread::get_id() != host_thread_id()))
+    fail("off_host", &r, std::string("called back ") + (model == WS_SHORT_CALLBACK ? "SHORT" : "LONG") +
+                             (std::this_thread::get_id() == host_thread_id() ? " on" : " off") +
+                             " the host's thread");
   for (incarnation* inc : {lfreed ? r.linc : nullptr, cfreed ? r.cinc : nullptr}) {
     if (!inc) continue;
     if (inc->freed_in_callback.load())

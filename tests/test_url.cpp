@@ -545,8 +545,10 @@ TEST_CASE_FIXTURE(fd_guard, "open_listener_privileged_port_without_privilege_ret
     return;
   }
   // As root: run the open in a child that has given up root (and with it
-  // CAP_NET_BIND_SERVICE). No runtime thread is alive here, so fork is safe.
-  pid_t pid = ::fork();
+  // CAP_NET_BIND_SERVICE). No runtime thread is alive here, so fork is safe (embedded,
+  // fork_for_test stops the host's thread around it; the child makes a host of its own
+  // and leaves the parent's loop alone).
+  pid_t pid = fork_for_test();
   if (pid < 0) {
     MESSAGE("fork failed; running as root, the privileged-port check is skipped");
     return;
@@ -555,6 +557,7 @@ TEST_CASE_FIXTURE(fd_guard, "open_listener_privileged_port_without_privilege_ret
     // As root, setgid/setuid set the real, effective and saved ids alike (POSIX), and
     // exist everywhere (setresuid does not on macOS).
     if (::setgid(65534) != 0 || ::setuid(65534) != 0) ::_exit(90);
+    host_for_forked_child();
     ULONG strings = 0;
     HRESULT hr = open_privileged(port, &strings);
     if (hr == E_ACCESSDENIED) ::_exit(strings >= 1 ? 0 : 2);

@@ -907,8 +907,9 @@ HRESULT WINAPI WsDecodeUrl(const WS_STRING *url, ULONG flags, WS_HEAP *heap,
  * - WsFree* from a callback returns at once; the object goes once its last
  *   operation has reported.
  * OpenwwsFreeEventLoop drops the application's handle; the loop goes when the last
- * object on it is freed too. With libuv, keep running the uv loop until its
- * handles are closed (uv_run returns). */
+ * object on it is freed too. On libuv it is a referenced handle like any other:
+ * the uv loop stays alive until then, and its handles close in the following
+ * iterations, after which uv_run returns. */
 typedef struct _OPENWWS_EVENT_LOOP OPENWWS_EVENT_LOOP;
 #define OPENWWS_LISTENER_PROPERTY_EVENT_LOOP ((WS_LISTENER_PROPERTY_ID)0x10002)
 #define OPENWWS_CHANNEL_PROPERTY_EVENT_LOOP ((WS_CHANNEL_PROPERTY_ID)0x10000)

@@ -527,10 +527,11 @@ TEST_CASE("a_synchronous_call_on_the_host_thread_before_the_loop_ever_ran_is_ref
   if (WsCloseListener(l, &close_ctx, nullptr) == WS_S_ASYNC) wait_until([&] { return closed.calls.load() == 1; }, 5s);
   WsFreeChannel(ch);
   WsFreeListener(l);
+  // As with any libuv handle: the openwws loop keeps the host's loop alive until it is
+  // freed; its handles then close in the host's next iterations and uv_run returns.
+  OpenwwsFreeEventLoop(loop);
   uv_async_send(&stop);
   host_thread.join();
-  OpenwwsFreeEventLoop(loop);
-  uv_run(&uv, UV_RUN_DEFAULT);
   CHECK(uv_loop_close(&uv) == 0);
 }
 

@@ -116,10 +116,12 @@ class uv_poller final : public poller {
     if (int rc = uv_timer_init(loop_, &timer_); rc < 0) return rc;
     timer_.data = this;
     // The timer only bounds a wait (or schedules activity): it must not keep a loop
-    // alive by itself; nor, on a host's loop, may the wake-up: pending I/O does that.
+    // alive by itself.
     uv_unref(reinterpret_cast<uv_handle_t*>(&timer_));
     if (hosted()) {
-      uv_unref(reinterpret_cast<uv_handle_t*>(&async_));
+      // The wake-up stays referenced, as any open libuv handle: the host's uv_run goes
+      // on while the openwws loop lives, so that a free made off its thread (which
+      // ends the loop there, through this handle) is always carried out.
       // Every iteration of the host's loop tells the core which thread runs it, before
       // any of the application's callbacks could make a synchronous call there.
       if (int rc = uv_prepare_init(loop_, &prepare_); rc < 0) return rc;

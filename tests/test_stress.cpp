@@ -130,10 +130,10 @@ TEST_SUITE("stress") {
 TEST_CASE_FIXTURE(fd_guard, "accepts_racing_abort_close_reset_and_free_complete_exactly_once") {
   // Known defect, not a premise: on a libuv host loop under CPU contention this case
   // can stall with the host asleep in uv_run and accept callbacks never delivered (a
-  // lost wake-up, open issue "libuv host loop: lost wake-up"). Reproduce with three
+  // lost wake-up, described in the closing note of the stop that found it). Reproduce with three
   // copies at once of: openwws-tests --backend=libuv --embedded=uv -tc='accepts_racing_abort_close_reset_and_free*'
   if (embedded_host()) {
-    MESSAGE("skipped in the embedded suite: a known lost wake-up of the libuv host loop under load (open issue)");
+    MESSAGE("skipped in the embedded suite: a known lost wake-up of the libuv host loop under load, not fixed yet");
     return;
   }
   const int iterations = scaled(60000);

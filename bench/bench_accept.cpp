@@ -5,15 +5,19 @@
 // WsAbortListener / WsCloseListener ending a pending accept, next to the raw mechanism.
 //
 // How throughput is measured. A run is one configuration for a fixed time: a built-in
-// load generator of K client threads connects to 127.0.0.1 (blocking connect) and closes
-// with RST, as fast as it can; the server accepts and closes. Its figure is the accepts
-// completed in the measured window (after a warm-up) over the window's length. A
-// repetition runs every configuration once, in groups of at most four, with a raw
-// accept4 run before each group and after the last: every run is compared with the
-// mean of the raw accept4 runs on either side of it, so that slow drifts of the machine
-// cancel out. Group order and the order within groups rotate from one repetition to the
-// next. Server CPU is every thread's CPU but the client threads' and the driver's
-// (see measure()); connect times are sampled by the clients during the window.
+// load generator of K client threads connects to 127.0.0.1 (blocking connect), sends the
+// net.tcp preamble, waits for the 0x0B ack and closes with RST, as fast as it can; the
+// server accepts, reads the preamble, acks and closes (WsAcceptChannel does the middle
+// part itself). Its figure is the accepts completed in the measured window (after a
+// warm-up) over the window's length. A repetition runs every configuration once, in
+// groups of at most four, with a raw accept4+ack run (the same work in a blocking loop)
+// before each group and after the last: every run is compared with the mean of the
+// reference runs on either side of it, so that slow drifts of the machine cancel out.
+// Group order and the order within groups rotate from one repetition to the next.
+// Server CPU is every thread's CPU but the client threads' and the driver's (see
+// measure()); connect-to-ack times are sampled by the clients during the window. One
+// row differs in its clients: raw accept4 with bare clients (connect, close) shows what
+// the handshake costs.
 //
 // How cancel latency is measured: see bench_cancel.cpp; every kind runs in two fixed
 // placements (struct placement), all threads on one CPU and canceller apart from the
@@ -69,10 +73,12 @@ void usage(std::FILE* f) {
                "  --only WHAT         'throughput' or 'cancel': run only that part\n"
                "  --json FILE         also write every figure as JSON\n"
                "  --quick             a short run (about 30 s on 2 CPUs): every mode, fewer samples\n"
-               "Throughput modes: raw accept4 (the reference), raw epoll, raw io_uring multishot, raw libuv\n"
-               "(uv_listen/uv_accept); per backend sync (1 thread), sync-xN, async-short, async-long on openwws's\n"
-               "own threads, embedded-poll (an accept chain on a host loop a thread drives with poll() and\n"
-               "OpenwwsRunEventLoop) and, on libuv, embedded-uv (the same on a libuv loop a thread runs with\n"
+               "Clients connect, send the net.tcp preamble and wait for the 0x0B ack. Throughput modes: raw\n"
+               "accept4+ack (accept4, read the preamble, write the ack, close, in a blocking loop: the reference),\n"
+               "raw epoll+ack, io_uring+ack (multishot accept), libuv+ack (uv_listen/uv_accept), raw accept4 with\n"
+               "bare clients (connect, close); per backend sync (1 thread), sync-xN, async-short, async-long on\n"
+               "openwws's own threads, embedded-poll (an accept chain on a host loop a thread drives with poll()\n"
+               "and OpenwwsRunEventLoop) and, on libuv, embedded-uv (the same on a libuv loop a thread runs with\n"
                "uv_run); each with channel reuse and create/free.\n");
 }
 
@@ -318,14 +324,16 @@ class progress {
 struct planned {
   config c;
   int rep = 0;
-  bool reference = false;  // a raw accept4 run that others are compared with
+  bool reference = false;  // a raw accept4+ack run that others are compared with
 };
 
 bool same(const config& a, const config& b) {
-  return a.backend == b.backend && a.m == b.m && a.create_per_accept == b.create_per_accept;
+  return a.backend == b.backend && a.m == b.m && a.create_per_accept == b.create_per_accept && a.clients == b.clients;
 }
 
-const config accept4_config{"raw", mode::raw_accept4, false};
+// The reference: the blocking loop doing what a listener must do per connection (accept4,
+// read the preamble, write the ack, close), met by the same handshake clients as every row.
+const config accept4_config{"raw", mode::raw_accept4, false, clients_kind::handshake};
 #ifdef __linux__
 constexpr bool have_raw_epoll = true;
 #else
@@ -340,15 +348,17 @@ std::vector<mode> api_modes(const std::string& backend, bool have_uv) {
   return v;
 }
 
-// Every configuration but accept4: the other raw baselines, then each backend's modes.
+// Every configuration but the reference: the other raw baselines (accept4 with bare
+// clients shows what the handshake itself costs), then each backend's modes.
 std::vector<config> measured_configs(const std::vector<std::string>& backends, bool have_uring, bool have_uv) {
-  std::vector<config> v;
-  if (have_raw_epoll) v.push_back({"raw", mode::raw_epoll, false});
-  if (have_uring) v.push_back({"raw", mode::raw_io_uring, false});
-  if (have_uv) v.push_back({"raw", mode::raw_libuv, false});
+  const auto hs = clients_kind::handshake;
+  std::vector<config> v{{"raw", mode::raw_accept4, false, clients_kind::bare}};
+  if (have_raw_epoll) v.push_back({"raw", mode::raw_epoll, false, hs});
+  if (have_uring) v.push_back({"raw", mode::raw_io_uring, false, hs});
+  if (have_uv) v.push_back({"raw", mode::raw_libuv, false, hs});
   for (auto& b : backends)
     for (mode m : api_modes(b, have_uv))
-      for (bool create : {false, true}) v.push_back({b, m, create});
+      for (bool create : {false, true}) v.push_back({b, m, create, hs});
   return v;
 }
 
@@ -381,9 +391,10 @@ std::vector<std::vector<config>> make_groups(const std::vector<std::string>& bac
   return groups;
 }
 
-std::vector<planned> make_plan(const std::vector<std::string>& backends, bool have_uring, bool have_uv, int reps) {
+std::vector<planned> make_plan(const std::vector<std::string>& backends, bool have_uring, bool have_uv,
+                               const options& o) {
   std::vector<planned> plan;
-  for (int r = 0; r < reps; ++r) {
+  for (int r = 0; r < o.reps; ++r) {
     auto groups = make_groups(backends, have_uring, have_uv);
     rotate_by(groups, r);
     for (auto& g : groups) {
@@ -392,15 +403,16 @@ std::vector<planned> make_plan(const std::vector<std::string>& backends, bool ha
       for (auto& c : g) plan.push_back({c, r, false});
     }
   }
-  plan.push_back({accept4_config, reps - 1, true});
+  plan.push_back({accept4_config, o.reps - 1, true});
   return plan;
 }
 
 struct row {
   config c;
   std::vector<double> rates, ratios, cpu_us, cpu_ratios, p50s, p99s, sync_fractions, other_cpu;
-  std::uint64_t overflows = 0, drops = 0, connect_errors = 0;
+  std::uint64_t overflows = 0, drops = 0, connect_errors = 0, handshake_failures = 0;
   int connect_errno = 0;
+  std::string handshake_why;
   int failed_runs = 0;
 };
 
@@ -521,7 +533,7 @@ std::string jstrings(const std::vector<std::string>& v) {
 
 // ---- main -----------------------------------------------------------------------------
 
-int run(const options& o) {
+int run(options o) {
   std::vector<std::string> backends;
   auto avail = openwws::platform::available_backends();
   auto compiled = openwws::platform::compiled_backends();
@@ -566,11 +578,12 @@ int run(const options& o) {
   std::printf("build:   %s, compiler %s\n", build, __VERSION__);
   std::printf("load:    1-min load average %.2f; other processes used %.0f%% of a CPU just before the start\n",
               m.load1, 100 * std::max(0.0, m.busy_before));
-  if (o.throughput)
-    std::printf("run:     backends %s; %d client threads (blocking connect, RST close); %d reps of %.2f s runs "
-                "(+%.2f s warm-up); %s\n",
+  if (o.throughput) {
+    std::printf("run:     backends %s; %d client threads (blocking connect, preamble, wait for the ack, RST close); "
+                "%d reps of %.2f s runs (+%.2f s warm-up); %s\n",
                 backend_list.c_str(), o.clients, o.reps, o.seconds, warmup_seconds(o),
                 pin.on ? pin.describe.c_str() : "not pinned");
+  }
   if (o.cancel) std::printf("cancel:  %d tries per kind\n", o.cancel_tries);
   if (!have_uring) warnings.push_back("raw io_uring baselines skipped: " + uring_why);
   if (!have_uv) warnings.push_back("raw libuv baseline and embedded-uv mode skipped: " + uv_why);
@@ -589,7 +602,7 @@ int run(const options& o) {
   std::fflush(stdout);
 
   std::vector<planned> plan;
-  if (o.throughput) plan = make_plan(backends, have_uring, have_uv, o.reps);
+  if (o.throughput) plan = make_plan(backends, have_uring, have_uv, o);
   auto kinds = cancel_kinds(backends);
   auto places = make_placements(pin, warnings);
   int blocks = std::min(o.cancel_tries, 5);
@@ -630,7 +643,7 @@ int run(const options& o) {
       rows.emplace_back();
       rows.back().c = c;
     }
-    // Every run against the mean of the raw accept4 runs on either side of it.
+    // Every run against the mean of the raw accept4+ack runs on either side of it.
     auto ref_at = [&](size_t i, int dir) -> const run_result* {
       for (long j = static_cast<long>(i) + dir; j >= 0 && j < static_cast<long>(plan.size()); j += dir)
         if (plan[static_cast<size_t>(j)].reference) {
@@ -643,14 +656,16 @@ int run(const options& o) {
       auto it = std::find_if(rows.begin(), rows.end(), [&](const row& w) { return same(w.c, plan[i].c); });
       if (it == rows.end()) continue;
       const run_result& r = results[i];
+      it->handshake_failures += r.handshake_failures;
+      if (r.handshake_failures) it->handshake_why = r.handshake_why;
       if (!r.error.empty() || r.accepts <= 0) {
         ++it->failed_runs;
         continue;
       }
       it->rates.push_back(r.rate);
       it->cpu_us.push_back(r.cpu_us_per_accept);
-      it->p50s.push_back(r.connect_p50_us);
-      it->p99s.push_back(r.connect_p99_us);
+      it->p50s.push_back(r.ack_p50_us);
+      it->p99s.push_back(r.ack_p99_us);
       it->other_cpu.push_back(r.other_cpu);
       it->overflows += r.listen_overflows;
       it->drops += r.listen_drops;
@@ -722,23 +737,24 @@ int run(const options& o) {
       if (same(r.c, c)) return &r;
     return nullptr;
   };
-  // A row against the raw libuv server: the ratio of their median ratios to accept4
-  // (the two run in different groups; each is paired with its own accept4 runs).
-  const row* uv_row = find_row({"raw", mode::raw_libuv, false});
+  // A row against the raw libuv server: the ratio of their median ratios to accept4+ack
+  // (the two run in different groups; each is paired with its own accept4+ack runs).
+  const row* uv_row = find_row({"raw", mode::raw_libuv, false, clients_kind::handshake});
   double uv_ref = uv_row ? median(uv_row->ratios) : NAN;
   auto vs_uv = [&](const row& r) { return median(r.ratios) / uv_ref; };
   if (o.throughput) {
-    std::printf("%-8s %-18s %-7s %9s %9s %9s  %-16s %6s %7s %6s  %s\n", "backend", "mode", "channel", "accepts/s",
-                "min", "max", "vs accept4", "vs uv", "us CPU", "vs a4", "connect p50/p99 us");
+    std::printf("%-8s %-18s %-7s %-13s %9s %9s %9s  %-16s %6s %7s %6s  %s\n", "backend", "mode", "channel", "clients",
+                "accepts/s", "min", "max", "vs accept4+ack", "vs uv", "us CPU", "vs ref", "ack p50/p99 us");
     for (auto& r : rows) {
-      std::string head = format("%-8s %-18s %-7s", r.c.backend.c_str(), mode_name(r.c.m, o).c_str(),
-                                channel_name(r.c).c_str());
+      std::string head = format("%-8s %-18s %-7s %-13s", r.c.backend.c_str(), mode_name(r.c, o).c_str(),
+                                channel_name(r.c).c_str(), clients_name(r.c).c_str());
       if (r.rates.empty()) {
-        std::printf("%s %9s  (%s)\n", head.c_str(), "-",
-                    r.c.m == mode::raw_io_uring && !have_uring ? uring_why.c_str() : "every run failed");
+        std::string why = r.c.m == mode::raw_io_uring && !have_uring ? uring_why : "every run failed";
+        if (!r.handshake_why.empty()) why += "; handshakes: " + r.handshake_why;
+        std::printf("%s %9s  (%s)\n", head.c_str(), "-", why.c_str());
         continue;
       }
-      std::string ratio = r.c.m == mode::raw_accept4
+      std::string ratio = same(r.c, accept4_config)
                               ? std::string("1.00")
                               : format("%s (%s-%s)", num(median(r.ratios), "%.2f").c_str(),
                                        num(min_of(r.ratios), "%.2f").c_str(), num(max_of(r.ratios), "%.2f").c_str());
@@ -748,13 +764,17 @@ int run(const options& o) {
                   num(median(r.p99s), "%.0f").c_str());
     }
     const row* a4 = find_row(accept4_config);
-    std::printf("\naccepts/s: median (min, max) over %d reps of %.2f s; accept4 ran before each group of at most four\n"
-                "runs (%zu runs). vs accept4: median (min-max) over reps of each run's ratio to the mean of the accept4\n"
-                "runs either side of it. vs uv: that median over the raw libuv server's. us CPU: server CPU per accept\n"
-                "(every thread but the load generator's: the library's I/O threads, the embedded modes' host thread\n"
-                "and the libuv server's loop thread count), median; vs a4: its ratio, paired the same way. connect:\n"
-                "the clients' blocking connect() time, median over reps of each run's p50 and p99.\n",
-                o.reps, o.seconds, a4 ? a4->rates.size() : 0);
+    std::printf("\nclients: handshake: connect, send the %zu-byte net.tcp preamble, read the 0x0B ack, close; bare:\n"
+                "connect, close. accepts/s: handshakes the server completed, median\n"
+                "(min, max) over %d reps of %.2f s; accept4+ack (the reference: accept4, read the preamble, write the\n"
+                "ack, close, in a blocking loop) ran before each group of at most four runs (%zu runs). vs\n"
+                "accept4+ack: median (min-max) over reps of each run's ratio to the mean of the reference runs either\n"
+                "side of it. vs uv: that median over the raw libuv+ack server's. us CPU: server CPU per accept (every\n"
+                "thread but the load generator's: the library's I/O threads, the embedded modes' host thread and the\n"
+                "libuv server's loop thread count), median; vs ref: its ratio, paired the same way. ack: from the\n"
+                "start of the client's connect() to the ack's arrival (bare: to connect() returning), median over\n"
+                "reps of each run's p50 and p99.\n",
+                make_preamble(0xFFFF).size(), o.reps, o.seconds, a4 ? a4->rates.size() : 0);
     for (auto& r : rows) {
       if (r.overflows || r.drops)
         warnings.push_back(format("%s: TcpExt ListenOverflows grew by %llu and ListenDrops by %llu during its runs "
@@ -768,6 +788,9 @@ int run(const options& o) {
         std::printf("note: %s: %llu client connects failed (last: %s); the load generator retried\n",
                     label(r.c, o).c_str(), static_cast<unsigned long long>(r.connect_errors),
                     r.connect_errno == EINPROGRESS ? "no answer within 250 ms" : std::strerror(r.connect_errno));
+      if (r.handshake_failures)
+        std::printf("note: %s: %llu handshakes failed in the windows (last: %s)\n", label(r.c, o).c_str(),
+                    static_cast<unsigned long long>(r.handshake_failures), r.handshake_why.c_str());
     }
     std::vector<double> other;
     for (auto& r : rows) other.insert(other.end(), r.other_cpu.begin(), r.other_cpu.end());
@@ -841,28 +864,37 @@ int run(const options& o) {
   if (o.throughput) {
     const row* worst_rate = nullptr;
     const row* worst_cpu = nullptr;
-    int n = 0, miss_rate = 0, miss_cpu = 0;
+    int n = 0, miss_rate = 0, miss_cpu = 0, no_figure = 0;
     for (auto& r : rows) {
-      if (is_raw(r.c.m) || r.ratios.empty()) continue;
+      if (is_raw(r.c.m)) continue;
+      if (r.ratios.empty()) {
+        ++no_figure;
+        continue;
+      }
       ++n;
       double q = median(r.ratios), c = median(r.cpu_ratios);
-      if (q < 0.95) ++miss_rate;
+      if (q < 0.90) ++miss_rate;
       if (c > 1.15) ++miss_cpu;
       if (!worst_rate || q < median(worst_rate->ratios)) worst_rate = &r;
       if (!worst_cpu || c > median(worst_cpu->cpu_ratios)) worst_cpu = &r;
     }
+    std::string missing = no_figure ? format("; %d rows without a figure", no_figure) : "";
     if (worst_rate) {
-      target_lines.push_back(format("throughput >= 0.95x accept4, every API mode on every backend: %s (%d of %d rows "
-                                    "below; lowest %s %.2f)",
-                                    miss_rate ? "MISSED" : "met", miss_rate, n, label(worst_rate->c, o).c_str(),
-                                    median(worst_rate->ratios)));
-      target_lines.push_back(format("server CPU per accept <= 1.15x accept4: %s (%d of %d rows above; highest %s "
-                                    "%.2f)",
-                                    miss_cpu ? "MISSED" : "met", miss_cpu, n, label(worst_cpu->c, o).c_str(),
-                                    median(worst_cpu->cpu_ratios)));
+      target_lines.push_back(format("throughput with the handshake >= 0.90x accept4+ack, every API mode on every "
+                                    "backend: %s (%d of %d rows below; lowest %s %.2f%s)",
+                                    miss_rate || no_figure ? "MISSED" : "met", miss_rate, n,
+                                    label(worst_rate->c, o).c_str(), median(worst_rate->ratios), missing.c_str()));
+      target_lines.push_back(format("server CPU per accept <= 1.15x accept4+ack: %s (%d of %d rows above; highest %s "
+                                    "%.2f%s)",
+                                    miss_cpu || no_figure ? "MISSED" : "met", miss_cpu, n,
+                                    label(worst_cpu->c, o).c_str(), median(worst_cpu->cpu_ratios), missing.c_str()));
       tj += format("\"throughput_ratio_min\": %s, \"throughput_met\": %s, \"cpu_ratio_max\": %s, \"cpu_met\": %s",
-                   jnum(median(worst_rate->ratios)).c_str(), miss_rate ? "false" : "true",
-                   jnum(median(worst_cpu->cpu_ratios)).c_str(), miss_cpu ? "false" : "true");
+                   jnum(median(worst_rate->ratios)).c_str(), miss_rate || no_figure ? "false" : "true",
+                   jnum(median(worst_cpu->cpu_ratios)).c_str(), miss_cpu || no_figure ? "false" : "true");
+    } else if (no_figure) {
+      target_lines.push_back(format("throughput with the handshake >= 0.90x accept4+ack: MISSED (no API row has a "
+                                    "figure: every run failed)"));
+      tj += "\"throughput_ratio_min\": null, \"throughput_met\": false, \"cpu_ratio_max\": null, \"cpu_met\": false";
     }
     // The libuv backend, on its own thread and embedded, against what a libuv user
     // writes today.
@@ -875,8 +907,8 @@ int run(const options& o) {
       if (!worst_uv || vs_uv(r) < vs_uv(*worst_uv)) worst_uv = &r;
     }
     if (worst_uv) {
-      target_lines.push_back(format("libuv backend, own thread and embedded, >= the raw libuv server: %s (%d of %d "
-                                    "rows below; lowest %s %.2f)",
+      target_lines.push_back(format("libuv backend, own thread and embedded, >= the raw libuv+ack server: %s (%d of "
+                                    "%d rows below; lowest %s %.2f)",
                                     miss_uv ? "MISSED" : "met", miss_uv, n_uv, label(worst_uv->c, o).c_str(),
                                     vs_uv(*worst_uv)));
       tj += format("%s\"libuv_vs_raw_libuv_min\": %s, \"libuv_met\": %s", tj.empty() ? "" : ", ",
@@ -928,31 +960,38 @@ int run(const options& o) {
                 jnum(m.busy_before).c_str(), json_escape(machine_line(m)).c_str());
     j += format("  \"config\": {\"seconds\": %s, \"warmup_seconds\": %s, \"reps\": %d, \"clients\": %d, "
                 "\"server_threads\": %d, \"cancel_tries\": %d, \"pinned\": %s, \"quick\": %s, \"build\": \"%s\", "
-                "\"backends\": %s},\n",
+                "\"backends\": %s, ",
                 jnum(o.seconds).c_str(), jnum(warmup_seconds(o)).c_str(), o.reps, o.clients, o.server_threads,
                 o.cancel_tries, pin.on ? "true" : "false", o.quick ? "true" : "false", json_escape(build).c_str(),
                 jstrings(backends).c_str());
+    j += format("\"reference\": \"raw accept4+ack\", \"preamble_bytes\": %zu},\n", make_preamble(0xFFFF).size());
     j += "  \"throughput\": [\n";
     for (size_t i = 0; i < rows.size(); ++i) {
       auto& r = rows[i];
-      j += format("    {\"backend\": \"%s\", \"mode\": \"%s\", \"channel\": \"%s\", \"accepts_per_s\": {\"median\": "
-                  "%s, \"min\": %s, \"max\": %s, \"mad\": %s}, \"ratio_to_accept4\": {\"median\": %s, \"min\": %s, \"max\": %s}, "
-                  "\"ratio_to_raw_libuv\": %s, \"cpu_us_per_accept\": %s, \"cpu_ratio_to_accept4\": %s, \"connect_us\": "
-                  "{\"p50\": %s, \"p99\": %s}, ",
-                  json_escape(r.c.backend).c_str(), mode_name(r.c.m, o).c_str(), channel_name(r.c).c_str(),
+      j += format("    {\"backend\": \"%s\", \"mode\": \"%s\", \"channel\": \"%s\", \"clients\": \"%s\", ",
+                  json_escape(r.c.backend).c_str(), mode_name(r.c, o).c_str(), channel_name(r.c).c_str(),
+                  clients_name(r.c).c_str());
+      j += format("\"accepts_per_s\": {\"median\": %s, \"min\": %s, \"max\": %s, \"mad\": %s}, "
+                  "\"ratio_to_accept4_ack\": {\"median\": %s, \"min\": %s, \"max\": %s}, \"ratio_to_raw_libuv\": %s, ",
                   jnum(median(r.rates)).c_str(), jnum(min_of(r.rates)).c_str(), jnum(max_of(r.rates)).c_str(),
-                  jnum(mad(r.rates)).c_str(), jnum(median(r.ratios)).c_str(), jnum(min_of(r.ratios)).c_str(), jnum(max_of(r.ratios)).c_str(),
-                  jnum(vs_uv(r)).c_str(), jnum(median(r.cpu_us)).c_str(), jnum(median(r.cpu_ratios)).c_str(), jnum(median(r.p50s)).c_str(),
+                  jnum(mad(r.rates)).c_str(), jnum(median(r.ratios)).c_str(), jnum(min_of(r.ratios)).c_str(),
+                  jnum(max_of(r.ratios)).c_str(), jnum(vs_uv(r)).c_str());
+      j += format("\"cpu_us_per_accept\": %s, \"cpu_ratio_to_accept4_ack\": %s, \"connect_to_ack_us\": {\"p50\": %s, "
+                  "\"p99\": %s}, ",
+                  jnum(median(r.cpu_us)).c_str(), jnum(median(r.cpu_ratios)).c_str(), jnum(median(r.p50s)).c_str(),
                   jnum(median(r.p99s)).c_str());
-      j += "\"runs\": {\"accepts_per_s\": " + jarray(r.rates) + ", \"ratio_to_accept4\": " + jarray(r.ratios) +
-           ", \"cpu_us_per_accept\": " + jarray(r.cpu_us) + ", \"cpu_ratio_to_accept4\": " + jarray(r.cpu_ratios) +
-           ", \"connect_p50_us\": " + jarray(r.p50s) + ", \"connect_p99_us\": " + jarray(r.p99s) +
+      j += "\"runs\": {\"accepts_per_s\": " + jarray(r.rates) + ", \"ratio_to_accept4_ack\": " + jarray(r.ratios) +
+           ", \"cpu_us_per_accept\": " + jarray(r.cpu_us) + ", \"cpu_ratio_to_accept4_ack\": " + jarray(r.cpu_ratios) +
+           ", \"connect_to_ack_p50_us\": " + jarray(r.p50s) + ", \"connect_to_ack_p99_us\": " + jarray(r.p99s) +
            ", \"other_processes_cpu\": " + jarray(r.other_cpu) + "}";
       if (!r.sync_fractions.empty()) j += ", \"sync_completed_fraction\": " + jnum(median(r.sync_fractions));
-      j += format(", \"listen_overflows\": %llu, \"listen_drops\": %llu, \"connect_errors\": %llu, \"failed_runs\": "
-                  "%d}%s\n",
+      j += format(", \"listen_overflows\": %llu, \"listen_drops\": %llu, \"connect_errors\": %llu, "
+                  "\"handshake_failures\": %llu, \"failed_runs\": %d",
                   static_cast<unsigned long long>(r.overflows), static_cast<unsigned long long>(r.drops),
-                  static_cast<unsigned long long>(r.connect_errors), r.failed_runs, i + 1 < rows.size() ? "," : "");
+                  static_cast<unsigned long long>(r.connect_errors),
+                  static_cast<unsigned long long>(r.handshake_failures), r.failed_runs);
+      if (!r.handshake_why.empty()) j += ", \"last_handshake_failure\": \"" + json_escape(r.handshake_why) + "\"";
+      j += i + 1 < rows.size() ? "},\n" : "}\n";
     }
     j += "  ],\n  \"cancel\": [\n";
     for (size_t i = 0; i < crows.size(); ++i) {

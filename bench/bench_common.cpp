@@ -33,6 +33,8 @@ bool is_raw(mode m) {
 
 bool is_embedded(mode m) { return m == mode::embedded_poll || m == mode::embedded_uv; }
 
+bool is_slow(clients_kind k) { return k == clients_kind::silent || k == clients_kind::trickle; }
+
 std::string mode_name(const config& c, const options& o) {
   // A raw server's name says whether it answers the handshake; the API modes always do.
   std::string ack = c.clients == clients_kind::bare ? "" : "+ack";
@@ -56,13 +58,22 @@ std::string channel_name(const config& c) {
   return c.create_per_accept ? "create" : "reuse";
 }
 
-std::string clients_name(const config& c) { return c.clients == clients_kind::bare ? "bare" : "handshake"; }
+std::string clients_name(const config& c, const options& o) {
+  switch (c.clients) {
+    case clients_kind::bare: return "bare";
+    case clients_kind::handshake: return "handshake";
+    case clients_kind::silent: return format("+%d silent", o.slow);
+    case clients_kind::trickle: return format("+%d trickle", o.slow);
+  }
+  return "?";
+}
 
 std::string label(const config& c, const options& o) {
   std::string s = c.backend;
   s.append(" ").append(mode_name(c, o));
   if (!is_raw(c.m)) s.append("/").append(channel_name(c));
   if (c.clients == clients_kind::bare) s.append(" (bare clients)");
+  if (is_slow(c.clients)) s.append(" ").append(clients_name(c, o));
   return s;
 }
 
@@ -144,6 +155,26 @@ listen_counters read_listen_counters() {
     break;
   }
   return c;
+}
+
+int accept_queue_length(USHORT port) {
+  // For a socket in LISTEN (st 0A), rx_queue is the accept queue's length. Listening
+  // sockets come first in the file, so the loop usually stops within a few lines.
+  std::ifstream in("/proc/net/tcp");
+  std::string line;
+  std::getline(in, line);  // the header
+  std::string local_suffix = format(":%04X", static_cast<unsigned>(port));
+  for (int i = 0; i < 1000000 && std::getline(in, line); ++i) {
+    std::istringstream f(line);
+    std::string slot, local, remote, st, queues;
+    if (!(f >> slot >> local >> remote >> st >> queues)) continue;
+    if (st != "0A" || local.size() < local_suffix.size() ||
+        local.compare(local.size() - local_suffix.size(), local_suffix.size(), local_suffix) != 0)
+      continue;
+    auto colon = queues.find(':');
+    return colon == std::string::npos ? -1 : static_cast<int>(std::strtol(queues.c_str() + colon + 1, nullptr, 16));
+  }
+  return -1;
 }
 
 double other_processes_cpu() {

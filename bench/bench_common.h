@@ -37,6 +37,8 @@ struct options {
   int clients = 2;        // load generator threads
   int server_threads = 2; // threads of the sync-xN mode
   int cancel_tries = 1000;
+  int slow = 1000;         // silent connections in the slow-client rows; 0: no such rows
+  bool slow_silent = true, slow_trickle = true;  // which slow-client rows (--slow-kind)
   std::string backend;    // empty: every available backend
   std::string json_path;
   bool quick = false;
@@ -64,9 +66,10 @@ enum class mode {
   embedded_uv,   // an accept chain on a host loop: a libuv loop a thread runs with uv_run
 };
 
-// What the load generator does: connect and close (bare), or also send the preamble and
-// wait for the ack first.
-enum class clients_kind { bare, handshake };
+// What the load generator does. Every kind but bare sends the preamble and waits for the
+// ack; silent and trickle add options::slow connections that stay open all run, sending
+// nothing or only the preamble's first byte.
+enum class clients_kind { bare, handshake, silent, trickle };
 
 struct config {
   std::string backend;  // "raw" for the baselines
@@ -77,9 +80,10 @@ struct config {
 
 bool is_raw(mode m);
 bool is_embedded(mode m);
+bool is_slow(clients_kind k);  // silent or trickle
 std::string mode_name(const config& c, const options& o);     // "accept4+ack", "sync-x2", ...
 std::string channel_name(const config& c);                    // "-", "reuse", "create"
-std::string clients_name(const config& c);                    // "handshake", "bare"
+std::string clients_name(const config& c, const options& o);  // "handshake", "+1000 silent", ...
 std::string label(const config& c, const options& o);
 
 // ---- the net.tcp preamble ([MC-NMF] 2.2, shared/spec/nettcp.md) -----------------------
@@ -218,6 +222,9 @@ struct run_result {
   int connect_errno = 0;  // the last failed connect's errno
   std::uint64_t handshake_failures = 0;  // connected, but no ack came (in the window)
   std::string handshake_why;             // the last such failure
+  int slow_opened = 0;         // slow-client rows: the silent connections opened
+  int slow_closed = 0;         // of those, closed by the server by the end of the window
+  int slow_queue_left = 0;     // still in the accept queue when the clients started
   std::uint64_t listen_overflows = 0, listen_drops = 0;  // growth over the run (TcpExt)
   double other_cpu = 0;  // other processes' CPU during the window, in CPUs (0.5 = half a CPU)
   std::string error;
@@ -267,6 +274,9 @@ struct listen_counters {
   bool ok = false;
 };
 listen_counters read_listen_counters();  // TcpExt ListenOverflows / ListenDrops
+// Connections waiting in the accept queue of the listening TCP socket on 127.0.0.1:port
+// (/proc/net/tcp), or -1 when it cannot be read.
+int accept_queue_length(USHORT port);
 
 // CPU seconds used by every other user-space process so far (utime + stime, plus the
 // children they reaped); kernel threads and this process are left out.

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-// openwws-bench: the load generator (handshake clients), the server modes (raw accept4 and epoll loops answering the handshake;
+// openwws-bench: the load generator (handshake clients, and the slow connections beside
+// them), the server modes (raw accept4 and epoll loops answering the handshake;
 // WsAcceptChannel sync with one or N threads, async with short and long callbacks, and
 // async on a host's event loop driven through its descriptor or by libuv, each reusing
 // one channel or creating one per accept) and the measurement of one run.
@@ -8,7 +9,8 @@
 // clients also stop at a hard deadline; a connect gives up after 250 ms (SO_SNDTIMEO),
 // the wait for the ack after 2 s (SO_RCVTIMEO slices, so the end of a run does not wait
 // for it); a server that does not stop within 10 s ends the process (its threads still
-// use the objects, so freeing them would not be safe).
+// use the objects, so freeing them would not be safe). The slow connections of a
+// slow-client row are made before the server starts and closed before it stops.
 #include "bench_common.h"
 
 #include <arpa/inet.h>
@@ -762,6 +764,57 @@ cpu_snapshot take_cpu(const std::vector<client_slot>& slots) {
   return s;
 }
 
+// The slow clients of a slow-client row: connections that stay open all run and send
+// nothing (silent) or only the preamble's first byte (trickle). The driving thread makes
+// them before the server starts, so the server meets them first; they close with RST.
+class slow_clients {
+ public:
+  ~slow_clients() { close_all(); }
+
+  std::string open(USHORT port, int n, bool trickle, const std::string& preamble) {
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    fds_.reserve(static_cast<size_t>(n));
+    for (int i = 0; i < n; ++i) {
+      int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      if (fd < 0) return format("slow connection %d of %d: socket: %s", i + 1, n, std::strerror(errno));
+      fds_.push_back(fd);
+      timeval tv{0, 250000};  // as the clients': bounds the connect
+      ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+      linger lg{1, 0};
+      ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+      if (::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0)
+        return format("slow connection %d of %d: connect: %s", i + 1, n, std::strerror(errno));
+      if (trickle && ::send(fd, preamble.data(), 1, MSG_NOSIGNAL) != 1)
+        return format("slow connection %d of %d: send: %s", i + 1, n, std::strerror(errno));
+    }
+    return "";
+  }
+
+  // How many the server has closed: a read that may not block finds their end (or reset).
+  int closed_by_server() const {
+    int k = 0;
+    for (int fd : fds_) {
+      char b;
+      ssize_t n = ::recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+      if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) ++k;
+    }
+    return k;
+  }
+
+  int size() const { return static_cast<int>(fds_.size()); }
+
+  void close_all() {
+    for (int fd : fds_) ::close(fd);
+    fds_.clear();
+  }
+
+ private:
+  std::vector<int> fds_;
+};
+
 }  // namespace
 
 std::unique_ptr<event_host> make_poll_host() { return std::make_unique<poll_host>(); }
@@ -826,15 +879,30 @@ run_result measure(const config& c, const options& o, const pinning& pin) {
     if (pin.on) set_thread_affinity(pin.all);
     return r;
   }
+  slow_clients slow;
   std::string e = srv->open(ld);
   if (c.clients != clients_kind::bare) ld.preamble = make_preamble(srv->port);
+  if (e.empty() && is_slow(c.clients)) {
+    e = slow.open(srv->port, o.slow, c.clients == clients_kind::trickle, ld.preamble);
+    r.slow_opened = slow.size();
+  }
   if (!e.empty()) {
     r.error = e;
+    slow.close_all();
     srv->close();
     if (pin.on) set_thread_affinity(pin.all);
     return r;
   }
   srv->start();
+  if (is_slow(c.clients)) {
+    // The measured clients start once the server has taken the slow connections off its
+    // accept queue (at most 1 s), so that the window sees them held, not queued.
+    auto until = clock_type::now() + milliseconds(1000);
+    int queued;
+    while ((queued = accept_queue_length(srv->port)) > 0 && clock_type::now() < until)
+      std::this_thread::sleep_for(milliseconds(2));
+    r.slow_queue_left = std::max(queued, 0);
+  }
   try {
     for (auto& s : slots) {
       clients.emplace_back(client_main, std::ref(ld), std::ref(s), srv->port, &pin);
@@ -864,6 +932,7 @@ run_result measure(const config& c, const options& o, const pinning& pin) {
   std::int64_t c1 = ld.accepted.load();
   auto t1 = clock_type::now();
   cpu_snapshot s1 = take_cpu(slots);
+  r.slow_closed = slow.closed_by_server();
   double other1 = other_processes_cpu();
   listen_counters lc1 = read_listen_counters();
   if (lc0.ok && lc1.ok) {
@@ -881,6 +950,7 @@ run_result measure(const config& c, const options& o, const pinning& pin) {
 
   ld.stop.store(true);
   for (auto& t : clients) t.join();
+  slow.close_all();
   srv->stop();
   if (!srv->wait(milliseconds(5000))) {
     srv->force();

@@ -126,6 +126,27 @@ struct alignas(64) client_slot {
 
 const char* const client_stopped = "the run ended";
 
+// A blocking connect to 127.0.0.1 that a signal does not fail: the attempt goes on in the
+// kernel after EINTR (connect(2)), so wait for its outcome (at most 250 ms, as the
+// connect itself). 0, or -1 with errno set.
+int connect_loopback(int fd, const sockaddr_in& sa) {
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&sa), sizeof sa) == 0) return 0;
+  if (errno != EINTR) return -1;
+  pollfd p{fd, POLLOUT, 0};
+  int n, tries = 0;
+  do n = ::poll(&p, 1, 250);
+  while (n < 0 && errno == EINTR && ++tries < 10);
+  if (n <= 0) {
+    if (n == 0) errno = ETIMEDOUT;
+    return -1;
+  }
+  int err = 0;
+  socklen_t len = sizeof err;
+  if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) return -1;
+  errno = err;
+  return err ? -1 : 0;
+}
+
 // Sends the preamble and reads one byte, which must be the ack. nullptr on success; else
 // what went wrong, with err set to its errno (or 0).
 const char* handshake(int fd, const load& ld, int& err) {
@@ -140,8 +161,8 @@ const char* handshake(int fd, const load& ld, int& err) {
     n = ::recv(fd, &b, 1, 0);
     if (n == 1) return b == preamble_ack ? nullptr : "a byte other than the ack 0x0B came";
     if (n == 0) return "the server closed without an ack";
-    if (errno == EINTR) continue;
-    if (errno != EAGAIN && errno != EWOULDBLOCK) {
+    // A signal counts as a slice: the wait stays bounded whatever interrupts it.
+    if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
       err = errno;
       return "recv of the ack";
     }
@@ -182,7 +203,7 @@ void client_main(load& ld, client_slot& me, USHORT port, const pinning* pin) {
       ld.issued.fetch_add(1, std::memory_order_relaxed);
       timespec a{}, b{};
       if (timed) ::clock_gettime(CLOCK_MONOTONIC, &a);
-      rc = ::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
+      rc = connect_loopback(fd, sa);
       if (rc == 0 && !bare) hs = handshake(fd, ld, hs_err);
       if (timed) ::clock_gettime(CLOCK_MONOTONIC, &b);
       if (rc != 0 || hs) {
@@ -785,7 +806,7 @@ class slow_clients {
       ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
       linger lg{1, 0};
       ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
-      if (::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0)
+      if (connect_loopback(fd, sa) != 0)
         return format("slow connection %d of %d: connect: %s", i + 1, n, std::strerror(errno));
       if (trickle && ::send(fd, preamble.data(), 1, MSG_NOSIGNAL) != 1)
         return format("slow connection %d of %d: send: %s", i + 1, n, std::strerror(errno));

@@ -648,7 +648,9 @@ int run(options o) {
                 "%d reps of %.2f s runs (+%.2f s warm-up); %s\n",
                 backend_list.c_str(), o.clients, o.reps, o.seconds, warmup_seconds(o),
                 pin.on ? pin.describe.c_str() : "not pinned");
-    const char* kinds = o.slow_silent && o.slow_trickle ? "silent or trickling" : o.slow_silent ? "silent" : "trickling";
+    const char* kinds = o.slow_silent && o.slow_trickle ? "silent or trickling"
+                        : o.slow_silent                 ? "silent"
+                                                        : "trickling";
     if (slow_kinds(o).empty())
       std::printf("slow:    no slow-client rows\n");
     else

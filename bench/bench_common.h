@@ -37,7 +37,7 @@ struct options {
   int clients = 2;        // load generator threads
   int server_threads = 2; // threads of the sync-xN mode
   int cancel_tries = 1000;
-  int slow = 1000;         // silent connections in the slow-client rows; 0: no such rows
+  int slow = 1000;         // stalled connections in the slow-client rows; 0: no such rows
   bool slow_silent = true, slow_trickle = true;  // which slow-client rows (--slow-kind)
   std::string backend;    // empty: every available backend
   std::string json_path;
@@ -216,15 +216,14 @@ struct run_result {
   // From the start of the client's connect() to the ack's arrival (bare clients: to
   // connect() returning), sampled in the window by the measured clients.
   double ack_p50_us = -1, ack_p99_us = -1;
-  std::uint64_t ack_samples = 0;  // handshakes completed in the window
+  std::uint64_t ack_samples = 0;  // handshakes (bare clients: connects) completed in the window
   double sync_fraction = -1;  // async modes: share of accepts completed synchronously
   std::uint64_t connect_errors = 0;
   int connect_errno = 0;  // the last failed connect's errno
   std::uint64_t handshake_failures = 0;  // connected, but no ack came (in the window)
   std::string handshake_why;             // the last such failure
-  int slow_opened = 0;         // slow-client rows: the silent connections opened
-  int slow_closed = 0;         // of those, closed by the server by the end of the window
-  int slow_queue_left = 0;     // still in the accept queue when the clients started
+  int slow_closed = 0;      // slow-client rows: connections the server closed by the window's end
+  int slow_queue_left = 0;  // and those still in its accept queue when the clients started
   std::uint64_t listen_overflows = 0, listen_drops = 0;  // growth over the run (TcpExt)
   double other_cpu = 0;  // other processes' CPU during the window, in CPUs (0.5 = half a CPU)
   std::string error;

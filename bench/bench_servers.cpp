@@ -825,8 +825,6 @@ class slow_clients {
     return k;
   }
 
-  int size() const { return static_cast<int>(fds_.size()); }
-
   void close_all() {
     for (int fd : fds_) ::close(fd);
     fds_.clear();
@@ -903,10 +901,8 @@ run_result measure(const config& c, const options& o, const pinning& pin) {
   slow_clients slow;
   std::string e = srv->open(ld);
   if (c.clients != clients_kind::bare) ld.preamble = make_preamble(srv->port);
-  if (e.empty() && is_slow(c.clients)) {
+  if (e.empty() && is_slow(c.clients))
     e = slow.open(srv->port, o.slow, c.clients == clients_kind::trickle, ld.preamble);
-    r.slow_opened = slow.size();
-  }
   if (!e.empty()) {
     r.error = e;
     slow.close_all();

@@ -5,15 +5,20 @@
 // WsAbortListener / WsCloseListener ending a pending accept, next to the raw mechanism.
 //
 // How throughput is measured. A run is one configuration for a fixed time: a built-in
-// load generator of K client threads connects to 127.0.0.1 (blocking connect) and closes
-// with RST, as fast as it can; the server accepts and closes. Its figure is the accepts
-// completed in the measured window (after a warm-up) over the window's length. A
-// repetition runs every configuration once, in groups of at most four, with a raw
-// accept4 run before each group and after the last: every run is compared with the
-// mean of the raw accept4 runs on either side of it, so that slow drifts of the machine
-// cancel out. Group order and the order within groups rotate from one repetition to the
-// next. Server CPU is every thread's CPU but the client threads' and the driver's
-// (see measure()); connect times are sampled by the clients during the window.
+// load generator of K client threads connects to 127.0.0.1 (blocking connect), sends the
+// net.tcp preamble, waits for the 0x0B ack and closes with RST, as fast as it can; the
+// server accepts, reads the preamble, acks and closes (WsAcceptChannel does the middle
+// part itself). Its figure is the accepts completed in the measured window (after a
+// warm-up) over the window's length. A repetition runs every configuration once, in
+// groups of at most four, with a raw accept4+ack run (the same work in a blocking loop)
+// before each group and after the last: every run is compared with the mean of the
+// reference runs on either side of it, so that slow drifts of the machine cancel out.
+// Group order and the order within groups rotate from one repetition to the next.
+// Server CPU is every thread's CPU but the client threads' and the driver's (see
+// measure()); connect-to-ack times are sampled by the clients during the window. Two
+// kinds of rows differ in their clients: raw accept4 with bare clients (connect, close)
+// shows what the handshake costs; the slow-client rows hold --slow-clients connections
+// open beside the measured clients, silent or trickling (bench_servers.cpp).
 //
 // How cancel latency is measured: see bench_cancel.cpp; every kind runs in two fixed
 // placements (struct placement), all threads on one CPU and canceller apart from the
@@ -27,11 +32,13 @@
 // and a host thread that runs it; their figures include that thread's CPU.
 //
 // Bounds: every loop is bounded in count and time; a watchdog ends the process if the
-// whole benchmark overruns twice its estimate.
+// whole benchmark overruns twice its estimate. The slow connections are bounded by
+// --slow-clients (at most 3000) and RLIMIT_NOFILE, and closed at the end of their run.
 #include "bench_common.h"
 
 #include "platform/select_backend.h"
 
+#include <sys/resource.h>
 #include <sys/sysinfo.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -58,22 +65,28 @@ namespace {
 void usage(std::FILE* f) {
   std::fprintf(f,
                "usage: openwws-bench [options]\n"
-               "  --seconds S         measured length of each throughput run (default 2; --quick 0.15)\n"
+               "  --seconds S         measured length of each throughput run (default 2; --quick 0.12)\n"
                "  --warmup S          warm-up before each run (default: a tenth of --seconds, 0.01-0.25)\n"
                "  --reps N            interleaved repetitions of every configuration (default 5; --quick 3)\n"
                "  --clients K         client threads of the load generator (default 2; alias --connections)\n"
                "  --server-threads N  threads of the sync-xN mode, all on one listener (default 2)\n"
+               "  --slow-clients N    stalled connections in the slow-client rows (default 1000; 0: no such rows)\n"
+               "  --slow-kind KIND    slow-client rows: 'silent', 'trickle' or 'both' (default both; --quick silent)\n"
                "  --backend NAME      only this backend (default: every available one); raw rows always run\n"
                "  --pin               server threads on some CPUs, client threads on the others\n"
                "  --cancel-tries N    tries per cancel-latency kind (default 1000; --quick 100)\n"
                "  --only WHAT         'throughput' or 'cancel': run only that part\n"
                "  --json FILE         also write every figure as JSON\n"
                "  --quick             a short run (about 30 s on 2 CPUs): every mode, fewer samples\n"
-               "Throughput modes: raw accept4 (the reference), raw epoll, raw io_uring multishot, raw libuv\n"
-               "(uv_listen/uv_accept); per backend sync (1 thread), sync-xN, async-short, async-long on openwws's\n"
-               "own threads, embedded-poll (an accept chain on a host loop a thread drives with poll() and\n"
-               "OpenwwsRunEventLoop) and, on libuv, embedded-uv (the same on a libuv loop a thread runs with\n"
-               "uv_run); each with channel reuse and create/free.\n");
+               "Clients connect, send the net.tcp preamble and wait for the 0x0B ack. Throughput modes: raw\n"
+               "accept4+ack (accept4, read the preamble, write the ack, close, in a blocking loop: the reference),\n"
+               "raw epoll+ack, io_uring+ack (multishot accept), libuv+ack (uv_listen/uv_accept), raw accept4 with\n"
+               "bare clients (connect, close); per backend sync (1 thread), sync-xN, async-short, async-long on\n"
+               "openwws's own threads, embedded-poll (an accept chain on a host loop a thread drives with poll()\n"
+               "and OpenwwsRunEventLoop) and, on libuv, embedded-uv (the same on a libuv loop a thread runs with\n"
+               "uv_run); each with channel reuse and create/free. Slow-client rows: raw epoll+ack, and sync and\n"
+               "async-short per backend, with --slow-clients connections that send nothing (silent) or only the\n"
+               "preamble's first byte (trickle) open beside the measured clients all run.\n");
 }
 
 bool parse_double(const char* s, double& out) {
@@ -96,7 +109,7 @@ bool parse_int(const char* s, int& out) {
 
 // 0 on success, else the exit status for a bad command line.
 int parse_options(int argc, char** argv, options& o) {
-  bool seconds_set = false, reps_set = false, tries_set = false, warmup_set = false;
+  bool seconds_set = false, reps_set = false, tries_set = false, warmup_set = false, kind_set = false;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     std::string value;
@@ -137,6 +150,15 @@ int parse_options(int argc, char** argv, options& o) {
     } else if (arg == "--server-threads") {
       if (!need() || !parse_int(value.c_str(), o.server_threads) || o.server_threads < 2 || o.server_threads > 64)
         return bad("a count from 2 to 64");
+    } else if (arg == "--slow-clients") {
+      // Each costs two descriptors here, and all must fit in the accept queue at once.
+      if (!need() || !parse_int(value.c_str(), o.slow) || o.slow > 3000) return bad("a count from 0 to 3000");
+    } else if (arg == "--slow-kind") {
+      if (!need() || (value != "silent" && value != "trickle" && value != "both"))
+        return bad("'silent', 'trickle' or 'both'");
+      o.slow_silent = value != "trickle";
+      o.slow_trickle = value != "silent";
+      kind_set = true;
     } else if (arg == "--cancel-tries") {
       if (!need() || !parse_int(value.c_str(), o.cancel_tries) || o.cancel_tries < 1 || o.cancel_tries > 100000)
         return bad("a count from 1 to 100000");
@@ -162,10 +184,13 @@ int parse_options(int argc, char** argv, options& o) {
     }
   }
   if (o.quick) {
-    if (!seconds_set) o.seconds = 0.15;
-    if (!warmup_set) o.warmup = 0.05;
+    // Shorter than before the handshake rows: the slow-client rows and the bare
+    // baseline have to fit in the same 30 s.
+    if (!seconds_set) o.seconds = 0.12;
+    if (!warmup_set) o.warmup = 0.04;
     if (!reps_set) o.reps = 3;
     if (!tries_set) o.cancel_tries = 100;
+    if (!kind_set) o.slow_trickle = false;
   }
   return 0;
 }
@@ -318,14 +343,16 @@ class progress {
 struct planned {
   config c;
   int rep = 0;
-  bool reference = false;  // a raw accept4 run that others are compared with
+  bool reference = false;  // a raw accept4+ack run that others are compared with
 };
 
 bool same(const config& a, const config& b) {
-  return a.backend == b.backend && a.m == b.m && a.create_per_accept == b.create_per_accept;
+  return a.backend == b.backend && a.m == b.m && a.create_per_accept == b.create_per_accept && a.clients == b.clients;
 }
 
-const config accept4_config{"raw", mode::raw_accept4, false};
+// The reference: the blocking loop doing what a listener must do per connection (accept4,
+// read the preamble, write the ack, close), met by the same handshake clients as every row.
+const config accept4_config{"raw", mode::raw_accept4, false, clients_kind::handshake};
 #ifdef __linux__
 constexpr bool have_raw_epoll = true;
 #else
@@ -340,21 +367,41 @@ std::vector<mode> api_modes(const std::string& backend, bool have_uv) {
   return v;
 }
 
-// Every configuration but accept4: the other raw baselines, then each backend's modes.
-std::vector<config> measured_configs(const std::vector<std::string>& backends, bool have_uring, bool have_uv) {
-  std::vector<config> v;
-  if (have_raw_epoll) v.push_back({"raw", mode::raw_epoll, false});
-  if (have_uring) v.push_back({"raw", mode::raw_io_uring, false});
-  if (have_uv) v.push_back({"raw", mode::raw_libuv, false});
-  for (auto& b : backends)
-    for (mode m : api_modes(b, have_uv))
-      for (bool create : {false, true}) v.push_back({b, m, create});
+// The slow-client kinds asked for (none when --slow-clients is 0).
+std::vector<clients_kind> slow_kinds(const options& o) {
+  std::vector<clients_kind> v;
+  if (o.slow > 0 && o.slow_silent) v.push_back(clients_kind::silent);
+  if (o.slow > 0 && o.slow_trickle) v.push_back(clients_kind::trickle);
   return v;
 }
 
-std::vector<config> all_configs(const std::vector<std::string>& backends, bool have_uring, bool have_uv) {
+// Every configuration but the reference: the other raw baselines (accept4 with bare
+// clients shows what the handshake itself costs), each backend's modes, then the
+// slow-client rows. Those take the raw server that can hold idle connections (a blocking
+// loop would wait on the first silent one for good) and one sync and one async mode per
+// backend, reusing the channel.
+std::vector<config> measured_configs(const std::vector<std::string>& backends, bool have_uring, bool have_uv,
+                                     const options& o) {
+  const auto hs = clients_kind::handshake;
+  std::vector<config> v{{"raw", mode::raw_accept4, false, clients_kind::bare}};
+  if (have_raw_epoll) v.push_back({"raw", mode::raw_epoll, false, hs});
+  if (have_uring) v.push_back({"raw", mode::raw_io_uring, false, hs});
+  if (have_uv) v.push_back({"raw", mode::raw_libuv, false, hs});
+  for (auto& b : backends)
+    for (mode m : api_modes(b, have_uv))
+      for (bool create : {false, true}) v.push_back({b, m, create, hs});
+  for (clients_kind k : slow_kinds(o)) {
+    if (have_raw_epoll) v.push_back({"raw", mode::raw_epoll, false, k});
+    for (auto& b : backends)
+      for (mode m : {mode::sync_one, mode::async_short}) v.push_back({b, m, false, k});
+  }
+  return v;
+}
+
+std::vector<config> all_configs(const std::vector<std::string>& backends, bool have_uring, bool have_uv,
+                                const options& o) {
   std::vector<config> v{accept4_config};
-  for (auto& c : measured_configs(backends, have_uring, have_uv)) v.push_back(c);
+  for (auto& c : measured_configs(backends, have_uring, have_uv, o)) v.push_back(c);
   return v;
 }
 
@@ -363,14 +410,15 @@ void rotate_by(std::vector<T>& v, int r) {
   if (!v.empty()) std::rotate(v.begin(), v.begin() + (static_cast<size_t>(r) % v.size()), v.end());
 }
 
-// Groups of at most four, as even as they come: the raw baselines, then the API modes in
-// the order of measured_configs.
+// Groups of at most four, as even as they come: the raw baselines, the API modes, then
+// the slow-client rows, each in the order of measured_configs.
 std::vector<std::vector<config>> make_groups(const std::vector<std::string>& backends, bool have_uring,
-                                             bool have_uv) {
-  std::vector<config> raw, api;
-  for (auto& c : measured_configs(backends, have_uring, have_uv)) (is_raw(c.m) ? raw : api).push_back(c);
+                                             bool have_uv, const options& o) {
+  std::vector<config> raw, api, slow;
+  for (auto& c : measured_configs(backends, have_uring, have_uv, o))
+    (is_slow(c.clients) ? slow : is_raw(c.m) ? raw : api).push_back(c);
   std::vector<std::vector<config>> groups;
-  for (auto* part : {&raw, &api}) {
+  for (auto* part : {&raw, &api, &slow}) {
     size_t n = part->size(), k = (n + 3) / 4;
     for (size_t g = 0, at = 0; g < k; ++g) {
       size_t size = n / k + (g < n % k ? 1 : 0);
@@ -381,10 +429,11 @@ std::vector<std::vector<config>> make_groups(const std::vector<std::string>& bac
   return groups;
 }
 
-std::vector<planned> make_plan(const std::vector<std::string>& backends, bool have_uring, bool have_uv, int reps) {
+std::vector<planned> make_plan(const std::vector<std::string>& backends, bool have_uring, bool have_uv,
+                               const options& o) {
   std::vector<planned> plan;
-  for (int r = 0; r < reps; ++r) {
-    auto groups = make_groups(backends, have_uring, have_uv);
+  for (int r = 0; r < o.reps; ++r) {
+    auto groups = make_groups(backends, have_uring, have_uv, o);
     rotate_by(groups, r);
     for (auto& g : groups) {
       rotate_by(g, r);
@@ -392,16 +441,18 @@ std::vector<planned> make_plan(const std::vector<std::string>& backends, bool ha
       for (auto& c : g) plan.push_back({c, r, false});
     }
   }
-  plan.push_back({accept4_config, reps - 1, true});
+  plan.push_back({accept4_config, o.reps - 1, true});
   return plan;
 }
 
 struct row {
   config c;
   std::vector<double> rates, ratios, cpu_us, cpu_ratios, p50s, p99s, sync_fractions, other_cpu;
-  std::uint64_t overflows = 0, drops = 0, connect_errors = 0;
+  std::uint64_t overflows = 0, drops = 0, connect_errors = 0, handshake_failures = 0;
   int connect_errno = 0;
+  std::string handshake_why;
   int failed_runs = 0;
+  int slow_closed = 0, slow_queue_left = 0;  // the most of any run
 };
 
 double min_of(const std::vector<double>& v) {
@@ -486,6 +537,9 @@ std::vector<placement> make_placements(const pinning& pin, std::vector<std::stri
   return v;
 }
 
+// The slow-client target's bound on the good clients' p99 delay, microseconds.
+constexpr double slow_delay_limit_us = 3000;
+
 // ---- output helpers -----------------------------------------------------------------
 
 std::string num(double x, const char* fmt = "%.0f") { return std::isfinite(x) ? format(fmt, x) : "-"; }
@@ -519,9 +573,30 @@ std::string jstrings(const std::vector<std::string>& v) {
   return s + "]";
 }
 
+// Each slow connection costs two descriptors in this process, the client's end and the
+// server's. Raises the soft RLIMIT_NOFILE to the hard one and, if that is still short,
+// cuts o.slow; returns a note saying so, or "".
+std::string fit_slow_clients(options& o) {
+  if (o.slow == 0) return "";
+  rlimit rl{};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0) return format("getrlimit(RLIMIT_NOFILE): %s", std::strerror(errno));
+  if (rl.rlim_cur < rl.rlim_max) {
+    rlimit raised{rl.rlim_max, rl.rlim_max};
+    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) rl = raised;
+  }
+  constexpr long reserve = 512;  // the clients', the servers', the library's and libuv's own
+  long limit = static_cast<long>(std::min<rlim_t>(rl.rlim_cur, 1 << 20));
+  int fit = static_cast<int>(std::max(0L, (limit - count_fds() - reserve) / 2));
+  if (o.slow <= fit) return "";
+  std::string note = format("RLIMIT_NOFILE allows %ld descriptors (hard limit): the slow-client rows use %d "
+                            "connections, not %d", limit, fit, o.slow);
+  o.slow = fit;
+  return note;
+}
+
 // ---- main -----------------------------------------------------------------------------
 
-int run(const options& o) {
+int run(options o) {
   std::vector<std::string> backends;
   auto avail = openwws::platform::available_backends();
   auto compiled = openwws::platform::compiled_backends();
@@ -550,6 +625,8 @@ int run(const options& o) {
   bool have_uv = libuv_available(uv_why);
 
   std::vector<std::string> warnings, errors;
+  std::string slow_note = o.throughput ? fit_slow_clients(o) : "";
+  if (!slow_note.empty()) warnings.push_back(slow_note);
   machine_info m = read_machine();
   m.busy_before = sample_other_load(o.quick ? 0.3 : 1.0);
   pinning pin = make_pinning(o, warnings);
@@ -566,11 +643,20 @@ int run(const options& o) {
   std::printf("build:   %s, compiler %s\n", build, __VERSION__);
   std::printf("load:    1-min load average %.2f; other processes used %.0f%% of a CPU just before the start\n",
               m.load1, 100 * std::max(0.0, m.busy_before));
-  if (o.throughput)
-    std::printf("run:     backends %s; %d client threads (blocking connect, RST close); %d reps of %.2f s runs "
-                "(+%.2f s warm-up); %s\n",
+  if (o.throughput) {
+    std::printf("run:     backends %s; %d client threads (blocking connect, preamble, wait for the ack, RST close); "
+                "%d reps of %.2f s runs (+%.2f s warm-up); %s\n",
                 backend_list.c_str(), o.clients, o.reps, o.seconds, warmup_seconds(o),
                 pin.on ? pin.describe.c_str() : "not pinned");
+    const char* kinds = o.slow_silent && o.slow_trickle ? "silent or trickling"
+                        : o.slow_silent                 ? "silent"
+                                                        : "trickling";
+    if (slow_kinds(o).empty())
+      std::printf("slow:    no slow-client rows\n");
+    else
+      std::printf("slow:    slow-client rows with %d %s connections open beside the clients\n", o.slow, kinds);
+    if (!slow_note.empty()) std::printf("note:    %s\n", slow_note.c_str());
+  }
   if (o.cancel) std::printf("cancel:  %d tries per kind\n", o.cancel_tries);
   if (!have_uring) warnings.push_back("raw io_uring baselines skipped: " + uring_why);
   if (!have_uv) warnings.push_back("raw libuv baseline and embedded-uv mode skipped: " + uv_why);
@@ -589,13 +675,15 @@ int run(const options& o) {
   std::fflush(stdout);
 
   std::vector<planned> plan;
-  if (o.throughput) plan = make_plan(backends, have_uring, have_uv, o.reps);
+  if (o.throughput) plan = make_plan(backends, have_uring, have_uv, o);
   auto kinds = cancel_kinds(backends);
   auto places = make_placements(pin, warnings);
   int blocks = std::min(o.cancel_tries, 5);
   double run_cost = o.seconds + warmup_seconds(o) + 0.08;
   double cancel_kinds_total = static_cast<double>(kinds.size() * places.size());
-  double estimate = static_cast<double>(plan.size()) * run_cost +
+  // A slow-client run also opens its connections and waits for the server to take them.
+  auto slow_runs = std::count_if(plan.begin(), plan.end(), [](const planned& p) { return is_slow(p.c.clients); });
+  double estimate = static_cast<double>(plan.size()) * run_cost + static_cast<double>(slow_runs) * 0.1 +
                     (o.cancel ? cancel_kinds_total * o.cancel_tries * 0.002 + blocks * 0.5 : 0);
   watchdog dog(2 * estimate + 120);
   progress prog;
@@ -608,7 +696,7 @@ int run(const options& o) {
     const planned& p = plan[i];
     prog.show(format("rep %d/%d  %s", p.rep + 1, o.reps, label(p.c, o).c_str()), work_done / total_work, true);
     results[i] = measure(p.c, o, pin);
-    work_done += run_cost;
+    work_done += run_cost + (is_slow(p.c.clients) ? 0.1 : 0);
     const run_result& r = results[i];
     std::string line = format("rep %d/%d  %-32s %8.0f accepts/s  %6.2f us CPU/accept", p.rep + 1, o.reps,
                               label(p.c, o).c_str(), r.rate, r.cpu_us_per_accept);
@@ -626,11 +714,11 @@ int run(const options& o) {
 
   std::vector<row> rows;
   if (o.throughput) {
-    for (auto& c : all_configs(backends, have_uring, have_uv)) {
+    for (auto& c : all_configs(backends, have_uring, have_uv, o)) {
       rows.emplace_back();
       rows.back().c = c;
     }
-    // Every run against the mean of the raw accept4 runs on either side of it.
+    // Every run against the mean of the raw accept4+ack runs on either side of it.
     auto ref_at = [&](size_t i, int dir) -> const run_result* {
       for (long j = static_cast<long>(i) + dir; j >= 0 && j < static_cast<long>(plan.size()); j += dir)
         if (plan[static_cast<size_t>(j)].reference) {
@@ -643,14 +731,18 @@ int run(const options& o) {
       auto it = std::find_if(rows.begin(), rows.end(), [&](const row& w) { return same(w.c, plan[i].c); });
       if (it == rows.end()) continue;
       const run_result& r = results[i];
+      it->handshake_failures += r.handshake_failures;
+      if (r.handshake_failures) it->handshake_why = r.handshake_why;
+      it->slow_closed = std::max(it->slow_closed, r.slow_closed);
+      it->slow_queue_left = std::max(it->slow_queue_left, r.slow_queue_left);
       if (!r.error.empty() || r.accepts <= 0) {
         ++it->failed_runs;
         continue;
       }
       it->rates.push_back(r.rate);
       it->cpu_us.push_back(r.cpu_us_per_accept);
-      it->p50s.push_back(r.connect_p50_us);
-      it->p99s.push_back(r.connect_p99_us);
+      it->p50s.push_back(r.ack_p50_us);
+      it->p99s.push_back(r.ack_p99_us);
       it->other_cpu.push_back(r.other_cpu);
       it->overflows += r.listen_overflows;
       it->drops += r.listen_drops;
@@ -722,23 +814,36 @@ int run(const options& o) {
       if (same(r.c, c)) return &r;
     return nullptr;
   };
-  // A row against the raw libuv server: the ratio of their median ratios to accept4
-  // (the two run in different groups; each is paired with its own accept4 runs).
-  const row* uv_row = find_row({"raw", mode::raw_libuv, false});
+  // A row against the raw libuv server: the ratio of their median ratios to accept4+ack
+  // (the two run in different groups; each is paired with its own accept4+ack runs).
+  const row* uv_row = find_row({"raw", mode::raw_libuv, false, clients_kind::handshake});
   double uv_ref = uv_row ? median(uv_row->ratios) : NAN;
   auto vs_uv = [&](const row& r) { return median(r.ratios) / uv_ref; };
+  // A slow-client row's p99 over the same configuration's without slow connections.
+  auto p99_delay = [&](const row& r) -> double {
+    config plain = r.c;
+    plain.clients = clients_kind::handshake;
+    const row* p = find_row(plain);
+    return p ? median(r.p99s) - median(p->p99s) : NAN;
+  };
   if (o.throughput) {
-    std::printf("%-8s %-18s %-7s %9s %9s %9s  %-16s %6s %7s %6s  %s\n", "backend", "mode", "channel", "accepts/s",
-                "min", "max", "vs accept4", "vs uv", "us CPU", "vs a4", "connect p50/p99 us");
+    std::printf("%-8s %-18s %-7s %-13s %9s %9s %9s  %-16s %6s %7s %6s  %s\n", "backend", "mode", "channel", "clients",
+                "accepts/s", "min", "max", "vs accept4+ack", "vs uv", "us CPU", "vs ref", "ack p50/p99 us");
+    bool slow_seen = false;
     for (auto& r : rows) {
-      std::string head = format("%-8s %-18s %-7s", r.c.backend.c_str(), mode_name(r.c.m, o).c_str(),
-                                channel_name(r.c).c_str());
+      if (is_slow(r.c.clients) && !slow_seen) {
+        std::printf("\n");  // the slow-client rows apart
+        slow_seen = true;
+      }
+      std::string head = format("%-8s %-18s %-7s %-13s", r.c.backend.c_str(), mode_name(r.c, o).c_str(),
+                                channel_name(r.c).c_str(), clients_name(r.c, o).c_str());
       if (r.rates.empty()) {
-        std::printf("%s %9s  (%s)\n", head.c_str(), "-",
-                    r.c.m == mode::raw_io_uring && !have_uring ? uring_why.c_str() : "every run failed");
+        std::string why = r.c.m == mode::raw_io_uring && !have_uring ? uring_why : "every run failed";
+        if (!r.handshake_why.empty()) why += "; handshakes: " + r.handshake_why;
+        std::printf("%s %9s  (%s)\n", head.c_str(), "-", why.c_str());
         continue;
       }
-      std::string ratio = r.c.m == mode::raw_accept4
+      std::string ratio = same(r.c, accept4_config)
                               ? std::string("1.00")
                               : format("%s (%s-%s)", num(median(r.ratios), "%.2f").c_str(),
                                        num(min_of(r.ratios), "%.2f").c_str(), num(max_of(r.ratios), "%.2f").c_str());
@@ -748,13 +853,18 @@ int run(const options& o) {
                   num(median(r.p99s), "%.0f").c_str());
     }
     const row* a4 = find_row(accept4_config);
-    std::printf("\naccepts/s: median (min, max) over %d reps of %.2f s; accept4 ran before each group of at most four\n"
-                "runs (%zu runs). vs accept4: median (min-max) over reps of each run's ratio to the mean of the accept4\n"
-                "runs either side of it. vs uv: that median over the raw libuv server's. us CPU: server CPU per accept\n"
-                "(every thread but the load generator's: the library's I/O threads, the embedded modes' host thread\n"
-                "and the libuv server's loop thread count), median; vs a4: its ratio, paired the same way. connect:\n"
-                "the clients' blocking connect() time, median over reps of each run's p50 and p99.\n",
-                o.reps, o.seconds, a4 ? a4->rates.size() : 0);
+    std::printf("\nclients: handshake: connect, send the %zu-byte net.tcp preamble, read the 0x0B ack, close; bare:\n"
+                "connect, close; +N silent / +N trickle: handshake clients beside N connections open all run that\n"
+                "send nothing / only the preamble's first byte. accepts/s: handshakes the server completed, median\n"
+                "(min, max) over %d reps of %.2f s; accept4+ack (the reference: accept4, read the preamble, write the\n"
+                "ack, close, in a blocking loop) ran before each group of at most four runs (%zu runs). vs\n"
+                "accept4+ack: median (min-max) over reps of each run's ratio to the mean of the reference runs either\n"
+                "side of it. vs uv: that median over the raw libuv+ack server's. us CPU: server CPU per accept (every\n"
+                "thread but the load generator's: the library's I/O threads, the embedded modes' host thread and the\n"
+                "libuv server's loop thread count), median; vs ref: its ratio, paired the same way. ack: from the\n"
+                "start of the client's connect() to the ack's arrival (bare: to connect() returning), median over\n"
+                "reps of each run's p50 and p99.\n",
+                make_preamble(0xFFFF).size(), o.reps, o.seconds, a4 ? a4->rates.size() : 0);
     for (auto& r : rows) {
       if (r.overflows || r.drops)
         warnings.push_back(format("%s: TcpExt ListenOverflows grew by %llu and ListenDrops by %llu during its runs "
@@ -768,6 +878,15 @@ int run(const options& o) {
         std::printf("note: %s: %llu client connects failed (last: %s); the load generator retried\n",
                     label(r.c, o).c_str(), static_cast<unsigned long long>(r.connect_errors),
                     r.connect_errno == EINPROGRESS ? "no answer within 250 ms" : std::strerror(r.connect_errno));
+      if (r.handshake_failures)
+        std::printf("note: %s: %llu handshakes failed in the windows (last: %s)\n", label(r.c, o).c_str(),
+                    static_cast<unsigned long long>(r.handshake_failures), r.handshake_why.c_str());
+      if (r.slow_closed)
+        std::printf("note: %s: the server closed up to %d of the %d slow connections by the end of a window\n",
+                    label(r.c, o).c_str(), r.slow_closed, o.slow);
+      if (r.slow_queue_left)
+        std::printf("note: %s: up to %d slow connections were still in the accept queue 1 s after they connected\n",
+                    label(r.c, o).c_str(), r.slow_queue_left);
     }
     std::vector<double> other;
     for (auto& r : rows) other.insert(other.end(), r.other_cpu.begin(), r.other_cpu.end());
@@ -839,48 +958,85 @@ int run(const options& o) {
   std::vector<std::string> target_lines;
   std::string tj;  // JSON
   if (o.throughput) {
+    // The API modes with handshake clients only: the slow-client rows have a target of their own.
     const row* worst_rate = nullptr;
     const row* worst_cpu = nullptr;
-    int n = 0, miss_rate = 0, miss_cpu = 0;
+    int n = 0, miss_rate = 0, miss_cpu = 0, no_figure = 0;
     for (auto& r : rows) {
-      if (is_raw(r.c.m) || r.ratios.empty()) continue;
+      if (is_raw(r.c.m) || is_slow(r.c.clients)) continue;
+      if (r.ratios.empty()) {
+        ++no_figure;
+        continue;
+      }
       ++n;
       double q = median(r.ratios), c = median(r.cpu_ratios);
-      if (q < 0.95) ++miss_rate;
+      if (q < 0.90) ++miss_rate;
       if (c > 1.15) ++miss_cpu;
       if (!worst_rate || q < median(worst_rate->ratios)) worst_rate = &r;
       if (!worst_cpu || c > median(worst_cpu->cpu_ratios)) worst_cpu = &r;
     }
+    std::string missing = no_figure ? format("; %d rows without a figure", no_figure) : "";
     if (worst_rate) {
-      target_lines.push_back(format("throughput >= 0.95x accept4, every API mode on every backend: %s (%d of %d rows "
-                                    "below; lowest %s %.2f)",
-                                    miss_rate ? "MISSED" : "met", miss_rate, n, label(worst_rate->c, o).c_str(),
-                                    median(worst_rate->ratios)));
-      target_lines.push_back(format("server CPU per accept <= 1.15x accept4: %s (%d of %d rows above; highest %s "
-                                    "%.2f)",
-                                    miss_cpu ? "MISSED" : "met", miss_cpu, n, label(worst_cpu->c, o).c_str(),
-                                    median(worst_cpu->cpu_ratios)));
+      target_lines.push_back(format("throughput with the handshake >= 0.90x accept4+ack, every API mode on every "
+                                    "backend: %s (%d of %d rows below; lowest %s %.2f%s)",
+                                    miss_rate || no_figure ? "MISSED" : "met", miss_rate, n,
+                                    label(worst_rate->c, o).c_str(), median(worst_rate->ratios), missing.c_str()));
+      target_lines.push_back(format("server CPU per accept <= 1.15x accept4+ack: %s (%d of %d rows above; highest %s "
+                                    "%.2f%s)",
+                                    miss_cpu || no_figure ? "MISSED" : "met", miss_cpu, n,
+                                    label(worst_cpu->c, o).c_str(), median(worst_cpu->cpu_ratios), missing.c_str()));
       tj += format("\"throughput_ratio_min\": %s, \"throughput_met\": %s, \"cpu_ratio_max\": %s, \"cpu_met\": %s",
-                   jnum(median(worst_rate->ratios)).c_str(), miss_rate ? "false" : "true",
-                   jnum(median(worst_cpu->cpu_ratios)).c_str(), miss_cpu ? "false" : "true");
+                   jnum(median(worst_rate->ratios)).c_str(), miss_rate || no_figure ? "false" : "true",
+                   jnum(median(worst_cpu->cpu_ratios)).c_str(), miss_cpu || no_figure ? "false" : "true");
+    } else if (no_figure) {
+      target_lines.push_back(format("throughput with the handshake >= 0.90x accept4+ack: MISSED (no API row has a "
+                                    "figure: every run failed)"));
+      tj += "\"throughput_ratio_min\": null, \"throughput_met\": false, \"cpu_ratio_max\": null, \"cpu_met\": false";
     }
     // The libuv backend, on its own thread and embedded, against what a libuv user
     // writes today.
     const row* worst_uv = nullptr;
     int n_uv = 0, miss_uv = 0;
     for (auto& r : rows) {
-      if (r.c.backend != "libuv" || !std::isfinite(vs_uv(r))) continue;
+      if (r.c.backend != "libuv" || is_slow(r.c.clients) || !std::isfinite(vs_uv(r))) continue;
       ++n_uv;
       if (vs_uv(r) < 1.0) ++miss_uv;
       if (!worst_uv || vs_uv(r) < vs_uv(*worst_uv)) worst_uv = &r;
     }
     if (worst_uv) {
-      target_lines.push_back(format("libuv backend, own thread and embedded, >= the raw libuv server: %s (%d of %d "
-                                    "rows below; lowest %s %.2f)",
+      target_lines.push_back(format("libuv backend, own thread and embedded, >= the raw libuv+ack server: %s (%d of "
+                                    "%d rows below; lowest %s %.2f)",
                                     miss_uv ? "MISSED" : "met", miss_uv, n_uv, label(worst_uv->c, o).c_str(),
                                     vs_uv(*worst_uv)));
       tj += format("%s\"libuv_vs_raw_libuv_min\": %s, \"libuv_met\": %s", tj.empty() ? "" : ", ",
                    jnum(vs_uv(*worst_uv)).c_str(), miss_uv ? "false" : "true");
+    }
+    // "A few milliseconds" (issue 10), read as 3 ms of p99 over the same mode without them.
+    const row* worst_slow = nullptr;
+    int n_slow = 0, miss_slow = 0, slow_no_figure = 0;
+    for (auto& r : rows) {
+      if (is_raw(r.c.m) || !is_slow(r.c.clients)) continue;
+      double d = p99_delay(r);
+      if (!std::isfinite(d)) {
+        ++slow_no_figure;
+        continue;
+      }
+      ++n_slow;
+      if (d > slow_delay_limit_us) ++miss_slow;
+      if (!worst_slow || d > p99_delay(*worst_slow)) worst_slow = &r;
+    }
+    if (worst_slow || slow_no_figure) {
+      std::string highest = worst_slow ? format("; highest %s %+.0f us", label(worst_slow->c, o).c_str(),
+                                                p99_delay(*worst_slow))
+                                       : "";
+      std::string none = slow_no_figure ? format("; %d rows without a figure", slow_no_figure) : "";
+      target_lines.push_back(format("%d slow connections delay a good client's connect-to-ack p99 by <= %.0f ms: %s "
+                                    "(%d of %d rows above%s%s)",
+                                    o.slow, slow_delay_limit_us / 1000, miss_slow || slow_no_figure ? "MISSED" : "met",
+                                    miss_slow, n_slow, highest.c_str(), none.c_str()));
+      tj += format("%s\"slow_p99_delay_us_max\": %s, \"slow_met\": %s", tj.empty() ? "" : ", ",
+                   jnum(worst_slow ? p99_delay(*worst_slow) : NAN).c_str(),
+                   miss_slow || slow_no_figure ? "false" : "true");
     }
   }
   if (o.cancel) {
@@ -928,31 +1084,48 @@ int run(const options& o) {
                 jnum(m.busy_before).c_str(), json_escape(machine_line(m)).c_str());
     j += format("  \"config\": {\"seconds\": %s, \"warmup_seconds\": %s, \"reps\": %d, \"clients\": %d, "
                 "\"server_threads\": %d, \"cancel_tries\": %d, \"pinned\": %s, \"quick\": %s, \"build\": \"%s\", "
-                "\"backends\": %s},\n",
+                "\"backends\": %s, ",
                 jnum(o.seconds).c_str(), jnum(warmup_seconds(o)).c_str(), o.reps, o.clients, o.server_threads,
                 o.cancel_tries, pin.on ? "true" : "false", o.quick ? "true" : "false", json_escape(build).c_str(),
                 jstrings(backends).c_str());
+    std::vector<std::string> kinds;
+    if (o.slow_silent) kinds.push_back("silent");
+    if (o.slow_trickle) kinds.push_back("trickle");
+    j += format("\"reference\": \"raw accept4+ack\", \"preamble_bytes\": %zu, \"slow_connections\": %d, "
+                "\"slow_kinds\": %s},\n",
+                make_preamble(0xFFFF).size(), o.slow, jstrings(kinds).c_str());
     j += "  \"throughput\": [\n";
     for (size_t i = 0; i < rows.size(); ++i) {
       auto& r = rows[i];
-      j += format("    {\"backend\": \"%s\", \"mode\": \"%s\", \"channel\": \"%s\", \"accepts_per_s\": {\"median\": "
-                  "%s, \"min\": %s, \"max\": %s, \"mad\": %s}, \"ratio_to_accept4\": {\"median\": %s, \"min\": %s, \"max\": %s}, "
-                  "\"ratio_to_raw_libuv\": %s, \"cpu_us_per_accept\": %s, \"cpu_ratio_to_accept4\": %s, \"connect_us\": "
-                  "{\"p50\": %s, \"p99\": %s}, ",
-                  json_escape(r.c.backend).c_str(), mode_name(r.c.m, o).c_str(), channel_name(r.c).c_str(),
+      static const char* const kind_names[] = {"bare", "handshake", "silent", "trickle"};
+      j += format("    {\"backend\": \"%s\", \"mode\": \"%s\", \"channel\": \"%s\", \"clients\": \"%s\", "
+                  "\"slow_connections\": %d, ",
+                  json_escape(r.c.backend).c_str(), mode_name(r.c, o).c_str(), channel_name(r.c).c_str(),
+                  kind_names[static_cast<int>(r.c.clients)], is_slow(r.c.clients) ? o.slow : 0);
+      j += format("\"accepts_per_s\": {\"median\": %s, \"min\": %s, \"max\": %s, \"mad\": %s}, "
+                  "\"ratio_to_accept4_ack\": {\"median\": %s, \"min\": %s, \"max\": %s}, \"ratio_to_raw_libuv\": %s, ",
                   jnum(median(r.rates)).c_str(), jnum(min_of(r.rates)).c_str(), jnum(max_of(r.rates)).c_str(),
-                  jnum(mad(r.rates)).c_str(), jnum(median(r.ratios)).c_str(), jnum(min_of(r.ratios)).c_str(), jnum(max_of(r.ratios)).c_str(),
-                  jnum(vs_uv(r)).c_str(), jnum(median(r.cpu_us)).c_str(), jnum(median(r.cpu_ratios)).c_str(), jnum(median(r.p50s)).c_str(),
+                  jnum(mad(r.rates)).c_str(), jnum(median(r.ratios)).c_str(), jnum(min_of(r.ratios)).c_str(),
+                  jnum(max_of(r.ratios)).c_str(), jnum(vs_uv(r)).c_str());
+      j += format("\"cpu_us_per_accept\": %s, \"cpu_ratio_to_accept4_ack\": %s, \"connect_to_ack_us\": {\"p50\": %s, "
+                  "\"p99\": %s}, ",
+                  jnum(median(r.cpu_us)).c_str(), jnum(median(r.cpu_ratios)).c_str(), jnum(median(r.p50s)).c_str(),
                   jnum(median(r.p99s)).c_str());
-      j += "\"runs\": {\"accepts_per_s\": " + jarray(r.rates) + ", \"ratio_to_accept4\": " + jarray(r.ratios) +
-           ", \"cpu_us_per_accept\": " + jarray(r.cpu_us) + ", \"cpu_ratio_to_accept4\": " + jarray(r.cpu_ratios) +
-           ", \"connect_p50_us\": " + jarray(r.p50s) + ", \"connect_p99_us\": " + jarray(r.p99s) +
+      if (is_slow(r.c.clients))
+        j += format("\"ack_p99_delay_us\": %s, \"slow_closed_by_server\": %d, \"slow_left_in_accept_queue\": %d, ",
+                    jnum(p99_delay(r)).c_str(), r.slow_closed, r.slow_queue_left);
+      j += "\"runs\": {\"accepts_per_s\": " + jarray(r.rates) + ", \"ratio_to_accept4_ack\": " + jarray(r.ratios) +
+           ", \"cpu_us_per_accept\": " + jarray(r.cpu_us) + ", \"cpu_ratio_to_accept4_ack\": " + jarray(r.cpu_ratios) +
+           ", \"connect_to_ack_p50_us\": " + jarray(r.p50s) + ", \"connect_to_ack_p99_us\": " + jarray(r.p99s) +
            ", \"other_processes_cpu\": " + jarray(r.other_cpu) + "}";
       if (!r.sync_fractions.empty()) j += ", \"sync_completed_fraction\": " + jnum(median(r.sync_fractions));
-      j += format(", \"listen_overflows\": %llu, \"listen_drops\": %llu, \"connect_errors\": %llu, \"failed_runs\": "
-                  "%d}%s\n",
+      j += format(", \"listen_overflows\": %llu, \"listen_drops\": %llu, \"connect_errors\": %llu, "
+                  "\"handshake_failures\": %llu, \"failed_runs\": %d",
                   static_cast<unsigned long long>(r.overflows), static_cast<unsigned long long>(r.drops),
-                  static_cast<unsigned long long>(r.connect_errors), r.failed_runs, i + 1 < rows.size() ? "," : "");
+                  static_cast<unsigned long long>(r.connect_errors),
+                  static_cast<unsigned long long>(r.handshake_failures), r.failed_runs);
+      if (!r.handshake_why.empty()) j += ", \"last_handshake_failure\": \"" + json_escape(r.handshake_why) + "\"";
+      j += i + 1 < rows.size() ? "},\n" : "}\n";
     }
     j += "  ],\n  \"cancel\": [\n";
     for (size_t i = 0; i < crows.size(); ++i) {

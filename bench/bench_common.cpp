@@ -33,16 +33,20 @@ bool is_raw(mode m) {
 
 bool is_embedded(mode m) { return m == mode::embedded_poll || m == mode::embedded_uv; }
 
-std::string mode_name(mode m, const options& o) {
-  switch (m) {
-    case mode::raw_accept4: return "accept4";
-    case mode::raw_epoll: return "epoll";
-    case mode::raw_io_uring: return "io_uring-multishot";
+bool is_slow(clients_kind k) { return k == clients_kind::silent || k == clients_kind::trickle; }
+
+std::string mode_name(const config& c, const options& o) {
+  // A raw server's name says whether it answers the handshake; the API modes always do.
+  std::string ack = c.clients == clients_kind::bare ? "" : "+ack";
+  switch (c.m) {
+    case mode::raw_accept4: return "accept4" + ack;
+    case mode::raw_epoll: return "epoll" + ack;
+    case mode::raw_io_uring: return "io_uring" + ack;
     case mode::sync_one: return "sync";
     case mode::sync_many: return "sync-x" + std::to_string(o.server_threads);
     case mode::async_short: return "async-short";
     case mode::async_long: return "async-long";
-    case mode::raw_libuv: return "libuv";
+    case mode::raw_libuv: return "libuv" + ack;
     case mode::embedded_poll: return "embedded-poll";
     case mode::embedded_uv: return "embedded-uv";
   }
@@ -54,11 +58,40 @@ std::string channel_name(const config& c) {
   return c.create_per_accept ? "create" : "reuse";
 }
 
+std::string clients_name(const config& c, const options& o) {
+  switch (c.clients) {
+    case clients_kind::bare: return "bare";
+    case clients_kind::handshake: return "handshake";
+    case clients_kind::silent: return format("+%d silent", o.slow);
+    case clients_kind::trickle: return format("+%d trickle", o.slow);
+  }
+  return "?";
+}
+
 std::string label(const config& c, const options& o) {
   std::string s = c.backend;
-  s.append(" ").append(mode_name(c.m, o));
+  s.append(" ").append(mode_name(c, o));
   if (!is_raw(c.m)) s.append("/").append(channel_name(c));
+  if (c.clients == clients_kind::bare) s.append(" (bare clients)");
+  if (is_slow(c.clients)) s.append(" ").append(clients_name(c, o));
   return s;
+}
+
+// ---- the preamble ---------------------------------------------------------------------
+
+std::string make_preamble(USHORT port) {
+  std::string via = format("net.tcp://127.0.0.1:%u/", static_cast<unsigned>(port));
+  // The Via's length is one byte of [MC-NMF]'s 7-bit varint: it is under 128.
+  std::string p{'\x00', '\x01', '\x00', '\x01', '\x02', '\x02', static_cast<char>(via.size())};
+  p += via;
+  p += {'\x03', '\x08', '\x0C'};
+  return p;
+}
+
+feed_result feed_preamble(const std::string& want, std::size_t& got, const char* data, std::size_t n) {
+  if (n > want.size() - got || std::memcmp(want.data() + got, data, n) != 0) return feed_result::bad;
+  got += n;
+  return got == want.size() ? feed_result::complete : feed_result::more;
 }
 
 // ---- clocks, threads ------------------------------------------------------------------
@@ -122,6 +155,26 @@ listen_counters read_listen_counters() {
     break;
   }
   return c;
+}
+
+int accept_queue_length(USHORT port) {
+  // For a socket in LISTEN (st 0A), rx_queue is the accept queue's length. Listening
+  // sockets come first in the file, so the loop usually stops within a few lines.
+  std::ifstream in("/proc/net/tcp");
+  std::string line;
+  std::getline(in, line);  // the header
+  std::string local_suffix = format(":%04X", static_cast<unsigned>(port));
+  for (int i = 0; i < 1000000 && std::getline(in, line); ++i) {
+    std::istringstream f(line);
+    std::string slot, local, remote, st, queues;
+    if (!(f >> slot >> local >> remote >> st >> queues)) continue;
+    if (st != "0A" || local.size() < local_suffix.size() ||
+        local.compare(local.size() - local_suffix.size(), local_suffix.size(), local_suffix) != 0)
+      continue;
+    auto colon = queues.find(':');
+    return colon == std::string::npos ? -1 : static_cast<int>(std::strtol(queues.c_str() + colon + 1, nullptr, 16));
+  }
+  return -1;
 }
 
 double other_processes_cpu() {

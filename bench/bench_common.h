@@ -37,6 +37,8 @@ struct options {
   int clients = 2;        // load generator threads
   int server_threads = 2; // threads of the sync-xN mode
   int cancel_tries = 1000;
+  int slow = 1000;         // stalled connections in the slow-client rows; 0: no such rows
+  bool slow_silent = true, slow_trickle = true;  // which slow-client rows (--slow-kind)
   std::string backend;    // empty: every available backend
   std::string json_path;
   bool quick = false;
@@ -49,10 +51,12 @@ double warmup_seconds(const options& o);
 
 // ---- configurations -----------------------------------------------------------------
 
+// The raw modes answer the handshake (read the preamble, write the ack, close) unless
+// their clients are bare, when they close at once.
 enum class mode {
-  raw_accept4,   // blocking accept4 loop: the reference every ratio is taken against
-  raw_epoll,     // non-blocking socket, epoll_wait, accept4 until EAGAIN
-  raw_io_uring,  // one multishot accept, CQEs reaped, each fd closed
+  raw_accept4,   // blocking accept4 loop: with handshake clients, the reference of every ratio
+  raw_epoll,     // non-blocking sockets, epoll_wait, accept4 until EAGAIN
+  raw_io_uring,  // one multishot accept; recv, then send and close linked
   sync_one,      // one thread looping on a synchronous WsAcceptChannel
   sync_many,     // N such threads on one listener
   async_short,   // an accept chain, WS_SHORT_CALLBACK
@@ -62,17 +66,41 @@ enum class mode {
   embedded_uv,   // an accept chain on a host loop: a libuv loop a thread runs with uv_run
 };
 
+// What the load generator does. Every kind but bare sends the preamble and waits for the
+// ack; silent and trickle add options::slow connections that stay open all run, sending
+// nothing or only the preamble's first byte.
+enum class clients_kind { bare, handshake, silent, trickle };
+
 struct config {
   std::string backend;  // "raw" for the baselines
   mode m = mode::raw_accept4;
   bool create_per_accept = false;  // API modes: a new channel per accept, not WsResetChannel
+  clients_kind clients = clients_kind::handshake;
 };
 
 bool is_raw(mode m);
 bool is_embedded(mode m);
-std::string mode_name(mode m, const options& o);  // "accept4", "sync-x2", ...
-std::string channel_name(const config& c);        // "-", "reuse", "create"
+bool is_slow(clients_kind k);  // silent or trickle
+std::string mode_name(const config& c, const options& o);     // "accept4+ack", "sync-x2", ...
+std::string channel_name(const config& c);                    // "-", "reuse", "create"
+std::string clients_name(const config& c, const options& o);  // "handshake", "+1000 silent", ...
 std::string label(const config& c, const options& o);
+
+// ---- the net.tcp preamble ([MC-NMF] 2.2, shared/spec/nettcp.md) -----------------------
+
+constexpr char preamble_ack = 0x0B;
+constexpr std::size_t max_preamble = 64;  // ours is 36 bytes at most (a 5-digit port)
+
+// The bytes a duplex-session client sends first, as the clients in nettcp.md 3 do:
+// Version 1.0, Mode duplex, Via "net.tcp://127.0.0.1:<port>/", Known Encoding binary
+// with session dictionary, Preamble End. The Via is the URL the listeners are opened on
+// with the real port, as WsOpenListener's URL matching wants.
+std::string make_preamble(USHORT port);
+
+enum class feed_result { more, complete, bad };
+// Takes n more bytes a server read of a preamble whose first `got` bytes have arrived:
+// complete once all of `want` is there, bad when a byte differs or too many came.
+feed_result feed_preamble(const std::string& want, std::size_t& got, const char* data, std::size_t n);
 
 // Which CPUs the server side and the clients run on with --pin (empty: not pinned).
 struct pinning {
@@ -94,6 +122,7 @@ struct load {
   alignas(64) std::atomic<std::int64_t> issued{0};  // connects started and not failed
   alignas(64) std::atomic<std::int64_t> accepted{0};  // accepts the server completed and closed
   alignas(64) char pad_[1] = {};
+  std::string preamble;  // what the clients send; empty for bare clients. Set before they start
 };
 
 // One mode's server side. open() binds, start() begins accepting, stop() asks it to end
@@ -184,11 +213,17 @@ struct run_result {
   double server_cpu_s = 0;       // CPU of every thread but the clients' and the driver's
   double client_cpu_s = 0;
   double cpu_us_per_accept = 0;  // server_cpu_s / accepts, in microseconds
-  double connect_p50_us = -1, connect_p99_us = -1;
-  std::uint64_t connect_samples = 0;
+  // From the start of the client's connect() to the ack's arrival (bare clients: to
+  // connect() returning), sampled in the window by the measured clients.
+  double ack_p50_us = -1, ack_p99_us = -1;
+  std::uint64_t ack_samples = 0;  // handshakes (bare clients: connects) completed in the window
   double sync_fraction = -1;  // async modes: share of accepts completed synchronously
   std::uint64_t connect_errors = 0;
   int connect_errno = 0;  // the last failed connect's errno
+  std::uint64_t handshake_failures = 0;  // connected, but no ack came (in the window)
+  std::string handshake_why;             // the last such failure
+  int slow_closed = 0;      // slow-client rows: connections the server closed by the window's end
+  int slow_queue_left = 0;  // and those still in its accept queue when the clients started
   std::uint64_t listen_overflows = 0, listen_drops = 0;  // growth over the run (TcpExt)
   double other_cpu = 0;  // other processes' CPU during the window, in CPUs (0.5 = half a CPU)
   std::string error;
@@ -238,6 +273,9 @@ struct listen_counters {
   bool ok = false;
 };
 listen_counters read_listen_counters();  // TcpExt ListenOverflows / ListenDrops
+// Connections waiting in the accept queue of the listening TCP socket on 127.0.0.1:port
+// (/proc/net/tcp), or -1 when it cannot be read.
+int accept_queue_length(USHORT port);
 
 // CPU seconds used by every other user-space process so far (utime + stime, plus the
 // children they reaped); kernel threads and this process are left out.

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
 // openwws-bench: what needs libuv, built when libuv is found (OPENWWS_BENCH_LIBUV): the
-// raw libuv baseline, a uv_listen/uv_accept server as a libuv user writes it today, and
-// the host of the embedded-uv mode, a thread running uv_run on a libuv loop that an
-// openwws event loop lives on as a guest. Without libuv both report why they cannot
-// run, and their rows say so.
+// raw libuv baseline, a uv_listen/uv_accept server answering the net.tcp handshake as a
+// libuv user writes it today, and the host of the embedded-uv mode, a thread running
+// uv_run on a libuv loop that an openwws event loop lives on as a guest. Without libuv
+// both report why they cannot run, and their rows say so.
 #include "bench_common.h"
 
 #ifdef OPENWWS_BENCH_LIBUV
@@ -20,10 +20,12 @@ namespace {
 std::string uv_why(const char* call, int rc) { return format("%s: %s", call, uv_strerror(rc)); }
 
 // One thread runs a libuv loop of its own with a listening uv_tcp_t. The connection
-// callback accepts into a uv_tcp_t and closes it at once; the close callback hands the
-// handle back to a free list, so that the baseline pays for no allocation. stop() is a
-// uv_async_send, whose callback closes the listening handle and itself: uv_run then
-// returns, having no handle left.
+// callback accepts into a uv_tcp_t and starts reading the preamble into the connection's
+// buffer; once it is all there, uv_try_write sends the ack (one byte into an empty
+// socket buffer: it never has to wait) and the handle is closed. The close callback
+// hands the handle back to a free list, so that the baseline pays for no allocation.
+// stop() is a uv_async_send, whose callback closes the listening handle, every
+// connection still reading and itself: uv_run then returns, having no handle left.
 class raw_libuv_server final : public threaded_server {
  public:
   ~raw_libuv_server() override { close(); }
@@ -46,6 +48,7 @@ class raw_libuv_server final : public threaded_server {
     if (rc == 0) rc = uv_tcp_getsockname(&server_, reinterpret_cast<sockaddr*>(&sa), &len);
     if (rc < 0) return uv_why("uv_tcp_bind/uv_listen on 127.0.0.1:0", rc);
     port = ntohs(sa.sin_port);
+    want_ = make_preamble(port);
     return "";
   }
   // From the driving thread: the loop's thread closes the handles (libuv's loop is not
@@ -71,6 +74,9 @@ class raw_libuv_server final : public threaded_server {
   struct conn {
     uv_tcp_t h;
     conn* next = nullptr;
+    std::size_t got = 0;
+    bool open = false;  // not closed yet
+    char buf[max_preamble];
   };
 
   void run(int) override {
@@ -81,6 +87,8 @@ class raw_libuv_server final : public threaded_server {
     if (server_open_) uv_close(reinterpret_cast<uv_handle_t*>(&server_), nullptr);
     if (async_open_) uv_close(reinterpret_cast<uv_handle_t*>(&stop_async_), nullptr);
     server_open_ = async_open_ = false;
+    for (auto& c : all_)
+      if (c->open) end(c.get());
   }
 
   static void on_stop(uv_async_t* a) { static_cast<raw_libuv_server*>(a->data)->close_handles(); }
@@ -98,15 +106,48 @@ class raw_libuv_server final : public threaded_server {
     }
     uv_tcp_init(&self->loop_, &c->h);  // cannot fail for AF_UNSPEC (no socket is made)
     c->h.data = self;
-    auto* h = reinterpret_cast<uv_handle_t*>(&c->h);
-    if (int rc = uv_accept(s, reinterpret_cast<uv_stream_t*>(&c->h)); rc < 0) {
-      uv_close(h, on_closed);
+    c->got = 0;
+    c->open = true;
+    auto* stream = reinterpret_cast<uv_stream_t*>(&c->h);
+    if (int rc = uv_accept(s, stream); rc < 0) {
+      self->end(c);
       self->set_error(uv_why("uv_accept", rc));
       return self->close_handles();
     }
-    uv_close(h, on_closed);  // closes the descriptor now; the callback comes next iteration
-    self->ld_->accepted.fetch_add(1, std::memory_order_relaxed);
+    if (int rc = uv_read_start(stream, on_alloc, on_read); rc < 0) self->end(c);
     if (++self->accepts_ >= max_per_loop) self->close_handles();
+  }
+
+  // The read goes straight into what is missing of the connection's preamble.
+  static void on_alloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
+    auto* self = static_cast<raw_libuv_server*>(h->data);
+    auto* c = reinterpret_cast<conn*>(h);  // h is the first member
+    *buf = uv_buf_init(c->buf, static_cast<unsigned>(self->want_.size() - c->got));
+  }
+
+  static void on_read(uv_stream_t* s, ssize_t nread, const uv_buf_t* buf) {
+    auto* self = static_cast<raw_libuv_server*>(s->data);
+    auto* c = reinterpret_cast<conn*>(s);
+    if (nread == 0) return;  // EAGAIN
+    if (nread < 0) return self->end(c);  // the client left (UV_EOF, a reset)
+    switch (feed_preamble(self->want_, c->got, buf->base, static_cast<std::size_t>(nread))) {
+      case feed_result::more: return;
+      case feed_result::bad:
+        self->set_error("a client's preamble differs from the one expected");
+        return self->end(c);
+      case feed_result::complete: {
+        uv_buf_t ack = uv_buf_init(const_cast<char*>(&preamble_ack), 1);
+        bool acked = uv_try_write(s, &ack, 1) == 1;
+        self->end(c);  // closes the descriptor now; the callback comes next iteration
+        if (acked) self->ld_->accepted.fetch_add(1, std::memory_order_relaxed);
+        return;
+      }
+    }
+  }
+
+  void end(conn* c) {
+    c->open = false;
+    uv_close(reinterpret_cast<uv_handle_t*>(&c->h), on_closed);
   }
 
   static void on_closed(uv_handle_t* h) {
@@ -134,6 +175,7 @@ class raw_libuv_server final : public threaded_server {
   uv_async_t stop_async_{};
   bool loop_ok_ = false, server_open_ = false, async_open_ = false;
   std::uint64_t accepts_ = 0;  // the loop's thread only
+  std::string want_;
   std::vector<std::unique_ptr<conn>> all_;
   conn* free_ = nullptr;
 };

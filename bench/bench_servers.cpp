@@ -1,13 +1,16 @@
 // SPDX-License-Identifier: MIT
-// openwws-bench: the load generator, the server modes (raw accept4 and epoll loops;
+// openwws-bench: the load generator (handshake clients, and the slow connections beside
+// them), the server modes (raw accept4 and epoll loops answering the handshake;
 // WsAcceptChannel sync with one or N threads, async with short and long callbacks, and
 // async on a host's event loop driven through its descriptor or by libuv, each reusing
 // one channel or creating one per accept) and the measurement of one run.
 //
 // Bounds: loopback only; every loop stops on a flag and also after a fixed count; the
-// clients also stop at a hard deadline; a connect gives up after 250 ms (SO_SNDTIMEO);
-// a server that does not stop within 10 s ends the process (its threads still use the
-// objects, so freeing them would not be safe).
+// clients also stop at a hard deadline; a connect gives up after 250 ms (SO_SNDTIMEO),
+// the wait for the ack after 2 s (SO_RCVTIMEO slices, so the end of a run does not wait
+// for it); a server that does not stop within 10 s ends the process (its threads still
+// use the objects, so freeing them would not be safe). The slow connections of a
+// slow-client row are made before the server starts and closed before it stops.
 #include "bench_common.h"
 
 #include <arpa/inet.h>
@@ -100,16 +103,73 @@ constexpr std::size_t samples_per_client = 16384;
 
 // ---- load generator -----------------------------------------------------------------
 
+// How long a client waits for the ack: well past any answer a working server gives, short
+// enough that a server that never answers costs a run seconds, not a hang. The wait is
+// cut in slices so that the end of a run does not wait for it.
+constexpr int ack_slice_ms = 100;
+constexpr int ack_slices = 20;  // 2 s
+
 // One client thread's own data; only that thread writes it until it is joined.
 struct alignas(64) client_slot {
-  std::vector<std::uint32_t> samples;  // connect durations, ns; capacity fixed up front
-  std::uint64_t seen = 0;              // connects timed while measuring
+  std::vector<std::uint32_t> samples;  // connect-to-ack durations, ns; capacity fixed up front
+  std::uint64_t seen = 0;              // handshakes timed while measuring
   std::uint64_t rng = 0x9E3779B97F4A7C15ull;
   std::uint64_t errors = 0;  // failed connects while measuring
   int last_errno = 0;
+  std::uint64_t hs_failures = 0;  // connected, then no ack, while measuring
+  const char* hs_what = nullptr;  // the last one: what went wrong
+  int hs_errno = 0;               // and its errno, or 0
+  bool left_waiting = false;      // the run ended while it waited for an ack
   clockid_t cpu_clock{};
   bool has_clock = false;
 };
+
+const char* const client_stopped = "the run ended";
+
+// A blocking connect to 127.0.0.1 that a signal does not fail: the attempt goes on in the
+// kernel after EINTR (connect(2)), so wait for its outcome (at most 250 ms, as the
+// connect itself). 0, or -1 with errno set.
+int connect_loopback(int fd, const sockaddr_in& sa) {
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&sa), sizeof sa) == 0) return 0;
+  if (errno != EINTR) return -1;
+  pollfd p{fd, POLLOUT, 0};
+  int n, tries = 0;
+  do n = ::poll(&p, 1, 250);
+  while (n < 0 && errno == EINTR && ++tries < 10);
+  if (n <= 0) {
+    if (n == 0) errno = ETIMEDOUT;
+    return -1;
+  }
+  int err = 0;
+  socklen_t len = sizeof err;
+  if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) return -1;
+  errno = err;
+  return err ? -1 : 0;
+}
+
+// Sends the preamble and reads one byte, which must be the ack. nullptr on success; else
+// what went wrong, with err set to its errno (or 0).
+const char* handshake(int fd, const load& ld, int& err) {
+  err = 0;
+  ssize_t n = ::send(fd, ld.preamble.data(), ld.preamble.size(), MSG_NOSIGNAL);
+  if (n != static_cast<ssize_t>(ld.preamble.size())) {
+    err = n < 0 ? errno : 0;
+    return "send of the preamble";
+  }
+  for (int slice = 0;;) {
+    char b = 0;
+    n = ::recv(fd, &b, 1, 0);
+    if (n == 1) return b == preamble_ack ? nullptr : "a byte other than the ack 0x0B came";
+    if (n == 0) return "the server closed without an ack";
+    // A signal counts as a slice: the wait stays bounded whatever interrupts it.
+    if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+      err = errno;
+      return "recv of the ack";
+    }
+    if (ld.stop.load(std::memory_order_relaxed)) return client_stopped;
+    if (++slice >= ack_slices) return "no ack within 2 s";
+  }
+}
 
 void client_main(load& ld, client_slot& me, USHORT port, const pinning* pin) {
   if (pin && pin->on) set_thread_affinity(pin->client);
@@ -117,6 +177,7 @@ void client_main(load& ld, client_slot& me, USHORT port, const pinning* pin) {
   sa.sin_family = AF_INET;
   sa.sin_port = htons(port);
   sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  const bool bare = ld.preamble.empty();
   std::uint64_t failures = 0;
   for (std::uint64_t n = 0; n < max_per_loop && !ld.stop.load(std::memory_order_relaxed);) {
     if ((n & 1023) == 0 && clock_type::now() > ld.hard_deadline) return;
@@ -127,18 +188,25 @@ void client_main(load& ld, client_slot& me, USHORT port, const pinning* pin) {
     }
     int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     int rc = -1;
+    const char* hs = nullptr;
+    int hs_err = 0;
     bool timed = ld.measuring.load(std::memory_order_relaxed);
     if (fd >= 0) {
       // On Linux SO_SNDTIMEO also bounds a blocking connect (socket(7)). A lost SYN would
       // otherwise stall this client for the 1 s SYN retransmit.
       timeval tv{0, 250000};
       ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+      if (!bare) {
+        timeval slice{0, ack_slice_ms * 1000};
+        ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &slice, sizeof slice);
+      }
       ld.issued.fetch_add(1, std::memory_order_relaxed);
       timespec a{}, b{};
       if (timed) ::clock_gettime(CLOCK_MONOTONIC, &a);
-      rc = ::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
+      rc = connect_loopback(fd, sa);
+      if (rc == 0 && !bare) hs = handshake(fd, ld, hs_err);
       if (timed) ::clock_gettime(CLOCK_MONOTONIC, &b);
-      if (rc != 0) {
+      if (rc != 0 || hs) {
         ld.issued.fetch_sub(1, std::memory_order_relaxed);
       } else if (timed) {
         std::int64_t ns = (b.tv_sec - a.tv_sec) * 1'000'000'000LL + (b.tv_nsec - a.tv_nsec);
@@ -155,10 +223,19 @@ void client_main(load& ld, client_slot& me, USHORT port, const pinning* pin) {
         }
       }
     }
-    if (rc != 0) {
-      if (timed) {
+    if (hs == client_stopped) {
+      me.left_waiting = true;
+      ::close(fd);
+      return;
+    }
+    if (rc != 0 || hs) {
+      if (timed && rc != 0) {
         me.last_errno = errno;
         ++me.errors;
+      } else if (timed) {
+        me.hs_what = hs;
+        me.hs_errno = hs_err;
+        ++me.hs_failures;
       }
       if (fd >= 0) ::close(fd);
       if (++failures > 1000) return;  // something is badly wrong: leave it to the report
@@ -174,14 +251,18 @@ void client_main(load& ld, client_slot& me, USHORT port, const pinning* pin) {
 
 // ---- raw baselines --------------------------------------------------------------------
 
-// The reference: a blocking accept4 loop, closing each connection.
+// A blocking accept4 loop. With handshake clients (the reference of every ratio) it
+// reads each preamble with blocking reads, writes the ack and closes; with bare clients
+// it closes at once.
 class raw_accept4_server final : public threaded_server {
  public:
+  explicit raw_accept4_server(bool handshake) : handshake_(handshake) {}
   ~raw_accept4_server() override { close(); }
   std::string open(load& ld) override {
     ld_ = &ld;
     std::string why;
     fd_ = listen_loopback(false, port, why);
+    if (handshake_) want_ = make_preamble(port);
     return why;
   }
   void stop() override {
@@ -206,16 +287,38 @@ class raw_accept4_server final : public threaded_server {
         if (!stopping()) set_error(format("accept4: %s", std::strerror(err)));
         return;
       }
+      bool ok = !handshake_ || answer(fd);
       ::close(fd);
-      ld_->accepted.fetch_add(1, std::memory_order_relaxed);
+      if (ok) ld_->accepted.fetch_add(1, std::memory_order_relaxed);
     }
   }
+
+  // Reads until the whole preamble is there and acks it; false when the client left first.
+  // The clients are stopped before the server, so no read here outlives the run.
+  bool answer(int fd) {
+    char buf[max_preamble];
+    for (std::size_t got = 0;;) {
+      ssize_t n = ::read(fd, buf, want_.size() - got);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return false;
+      switch (feed_preamble(want_, got, buf, static_cast<std::size_t>(n))) {
+        case feed_result::more: continue;
+        case feed_result::bad: set_error("a client's preamble differs from the one expected"); return false;
+        case feed_result::complete: return ::write(fd, &preamble_ack, 1) == 1;
+      }
+    }
+  }
+
+  bool handshake_;
+  std::string want_;
   int fd_ = -1;
 };
 
 #ifdef __linux__
-// Non-blocking listening socket, level-triggered epoll_wait, accept4 until EAGAIN; an
-// eventfd in the same set ends it.
+// Non-blocking sockets, level-triggered epoll_wait, accept4 until EAGAIN; an eventfd in
+// the same set ends it. Each accepted socket is read at once; a preamble that has not
+// all arrived leaves the socket watched for EPOLLIN with the count read so far, so that
+// a silent client holds nothing up.
 class raw_epoll_server final : public threaded_server {
  public:
   ~raw_epoll_server() override { close(); }
@@ -224,14 +327,15 @@ class raw_epoll_server final : public threaded_server {
     std::string why;
     fd_ = listen_loopback(true, port, why);
     if (fd_ < 0) return why;
+    want_ = make_preamble(port);
     ep_ = ::epoll_create1(EPOLL_CLOEXEC);
     stopfd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (ep_ < 0 || stopfd_ < 0) return format("epoll_create1/eventfd: %s", std::strerror(errno));
     epoll_event ev{};
     ev.events = EPOLLIN;
-    ev.data.u32 = 1;
+    ev.data.u64 = tag_listen;
     if (::epoll_ctl(ep_, EPOLL_CTL_ADD, fd_, &ev) != 0) return format("epoll_ctl: %s", std::strerror(errno));
-    ev.data.u32 = 2;
+    ev.data.u64 = tag_stop;
     if (::epoll_ctl(ep_, EPOLL_CTL_ADD, stopfd_, &ev) != 0) return format("epoll_ctl: %s", std::strerror(errno));
     return "";
   }
@@ -243,6 +347,9 @@ class raw_epoll_server final : public threaded_server {
   void force() override { stop(); }
   std::string close() override {
     join();
+    for (std::size_t fd = 0; fd < got_.size(); ++fd)
+      if (got_[fd] >= 0) ::close(static_cast<int>(fd));
+    got_.clear();
     for (int* fd : {&fd_, &ep_, &stopfd_}) {
       if (*fd >= 0) ::close(*fd);
       *fd = -1;
@@ -251,27 +358,80 @@ class raw_epoll_server final : public threaded_server {
   }
 
  private:
+  // Tags above any descriptor; a watched connection's tag is its descriptor.
+  static constexpr std::uint64_t tag_listen = 1ull << 32, tag_stop = 2ull << 32;
+
   void run(int) override {
-    epoll_event events[16];
+    epoll_event events[64];
     std::uint64_t n = 0;
     while (n < max_per_loop && !stopping()) {
-      int k = ::epoll_wait(ep_, events, 16, 1000);
+      int k = ::epoll_wait(ep_, events, 64, 1000);
       if (k < 0 && errno != EINTR) return set_error(format("epoll_wait: %s", std::strerror(errno)));
       for (int i = 0; i < k; ++i) {
-        if (events[i].data.u32 != 1) continue;  // the stop eventfd: the flag is set
+        std::uint64_t tag = events[i].data.u64;
+        if (tag == tag_stop) continue;  // the flag is set
+        if (tag != tag_listen) {
+          advance(static_cast<int>(tag));
+          continue;
+        }
         for (; n < max_per_loop; ++n) {
-          int fd = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+          int fd = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
           if (fd < 0) {
             int err = errno;
             if (err == EAGAIN || err == EINTR || err == ECONNABORTED || err == EPROTO) break;
             return set_error(format("accept4: %s", std::strerror(err)));
           }
-          ::close(fd);
-          ld_->accepted.fetch_add(1, std::memory_order_relaxed);
+          advance(fd);
         }
       }
     }
   }
+
+  // Reads what has come of fd's preamble: acks and closes it once all is there, watches
+  // it when more is to come, closes it when the client left.
+  void advance(int fd) {
+    auto at = static_cast<std::size_t>(fd);
+    if (at >= got_.size()) got_.resize(at + 1024, -1);
+    bool watched = got_[at] >= 0;
+    std::size_t got = watched ? static_cast<std::size_t>(got_[at]) : 0;
+    char buf[max_preamble];
+    for (;;) {
+      ssize_t n = ::read(fd, buf, want_.size() - got);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        if (!watched) {
+          epoll_event ev{};
+          ev.events = EPOLLIN;
+          ev.data.u64 = static_cast<std::uint64_t>(fd);
+          if (::epoll_ctl(ep_, EPOLL_CTL_ADD, fd, &ev) != 0) {
+            set_error(format("epoll_ctl: %s", std::strerror(errno)));
+            return end(fd, false);
+          }
+        }
+        got_[at] = static_cast<std::int16_t>(got);
+        return;
+      }
+      if (n <= 0) return end(fd, false);
+      switch (feed_preamble(want_, got, buf, static_cast<std::size_t>(n))) {
+        case feed_result::more: continue;
+        case feed_result::bad:
+          set_error("a client's preamble differs from the one expected");
+          return end(fd, false);
+        case feed_result::complete: return end(fd, ::write(fd, &preamble_ack, 1) == 1);
+      }
+    }
+  }
+
+  // close() also takes a watched socket out of the epoll set (no other descriptor refers
+  // to it).
+  void end(int fd, bool acked) {
+    ::close(fd);
+    got_[static_cast<std::size_t>(fd)] = -1;
+    if (acked) ld_->accepted.fetch_add(1, std::memory_order_relaxed);
+  }
+
+  std::string want_;
+  std::vector<std::int16_t> got_;  // by descriptor: preamble bytes read of a watched socket, or -1
   int fd_ = -1, ep_ = -1, stopfd_ = -1;
 };
 #endif  // __linux__
@@ -625,13 +785,66 @@ cpu_snapshot take_cpu(const std::vector<client_slot>& slots) {
   return s;
 }
 
+// The slow clients of a slow-client row: connections that stay open all run and send
+// nothing (silent) or only the preamble's first byte (trickle). The driving thread makes
+// them before the server starts, so the server meets them first; they close with RST.
+class slow_clients {
+ public:
+  ~slow_clients() { close_all(); }
+
+  std::string open(USHORT port, int n, bool trickle, const std::string& preamble) {
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    fds_.reserve(static_cast<size_t>(n));
+    for (int i = 0; i < n; ++i) {
+      int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      if (fd < 0) return format("slow connection %d of %d: socket: %s", i + 1, n, std::strerror(errno));
+      fds_.push_back(fd);
+      timeval tv{0, 250000};  // as the clients': bounds the connect
+      ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+      linger lg{1, 0};
+      ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+      if (connect_loopback(fd, sa) != 0)
+        return format("slow connection %d of %d: connect: %s", i + 1, n, std::strerror(errno));
+      if (trickle && ::send(fd, preamble.data(), 1, MSG_NOSIGNAL) != 1)
+        return format("slow connection %d of %d: send: %s", i + 1, n, std::strerror(errno));
+    }
+    return "";
+  }
+
+  // How many the server has closed: a read that may not block finds their end (or reset).
+  int closed_by_server() const {
+    int k = 0;
+    for (int fd : fds_) {
+      char b;
+      ssize_t n = ::recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+      if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) ++k;
+    }
+    return k;
+  }
+
+  void close_all() {
+    for (int fd : fds_) ::close(fd);
+    fds_.clear();
+  }
+
+ private:
+  std::vector<int> fds_;
+};
+
 }  // namespace
 
 std::unique_ptr<event_host> make_poll_host() { return std::make_unique<poll_host>(); }
 
 std::unique_ptr<server> make_server(const config& c, const options& o, std::string& why) {
+  if (c.clients == clients_kind::bare && c.m != mode::raw_accept4) {
+    why = "bare clients only meet the raw accept4 server";
+    return nullptr;
+  }
   switch (c.m) {
-    case mode::raw_accept4: return std::make_unique<raw_accept4_server>();
+    case mode::raw_accept4: return std::make_unique<raw_accept4_server>(c.clients != clients_kind::bare);
     case mode::raw_epoll:
 #ifdef __linux__
       return std::make_unique<raw_epoll_server>();
@@ -685,13 +898,28 @@ run_result measure(const config& c, const options& o, const pinning& pin) {
     if (pin.on) set_thread_affinity(pin.all);
     return r;
   }
-  if (std::string e = srv->open(ld); !e.empty()) {
+  slow_clients slow;
+  std::string e = srv->open(ld);
+  if (c.clients != clients_kind::bare) ld.preamble = make_preamble(srv->port);
+  if (e.empty() && is_slow(c.clients))
+    e = slow.open(srv->port, o.slow, c.clients == clients_kind::trickle, ld.preamble);
+  if (!e.empty()) {
     r.error = e;
+    slow.close_all();
     srv->close();
     if (pin.on) set_thread_affinity(pin.all);
     return r;
   }
   srv->start();
+  if (is_slow(c.clients)) {
+    // The measured clients start once the server has taken the slow connections off its
+    // accept queue (at most 1 s), so that the window sees them held, not queued.
+    auto until = clock_type::now() + milliseconds(1000);
+    int queued;
+    while ((queued = accept_queue_length(srv->port)) > 0 && clock_type::now() < until)
+      std::this_thread::sleep_for(milliseconds(2));
+    r.slow_queue_left = std::max(queued, 0);
+  }
   try {
     for (auto& s : slots) {
       clients.emplace_back(client_main, std::ref(ld), std::ref(s), srv->port, &pin);
@@ -721,6 +949,7 @@ run_result measure(const config& c, const options& o, const pinning& pin) {
   std::int64_t c1 = ld.accepted.load();
   auto t1 = clock_type::now();
   cpu_snapshot s1 = take_cpu(slots);
+  r.slow_closed = slow.closed_by_server();
   double other1 = other_processes_cpu();
   listen_counters lc1 = read_listen_counters();
   if (lc0.ok && lc1.ok) {
@@ -738,6 +967,7 @@ run_result measure(const config& c, const options& o, const pinning& pin) {
 
   ld.stop.store(true);
   for (auto& t : clients) t.join();
+  slow.close_all();
   srv->stop();
   if (!srv->wait(milliseconds(5000))) {
     srv->force();
@@ -755,16 +985,29 @@ run_result measure(const config& c, const options& o, const pinning& pin) {
   if (pin.on) set_thread_affinity(pin.all);
 
   std::vector<double> us;
+  int left_waiting = 0;
   for (auto& s : slots) {
+    left_waiting += s.left_waiting;
     r.connect_errors += s.errors;
     if (s.errors) r.connect_errno = s.last_errno;
-    r.connect_samples += s.seen;
+    r.handshake_failures += s.hs_failures;
+    if (s.hs_failures)
+      r.handshake_why = s.hs_errno ? format("%s: %s", s.hs_what, std::strerror(s.hs_errno)) : s.hs_what;
+    r.ack_samples += s.seen;
     for (auto v : s.samples) us.push_back(v / 1000.0);
   }
-  r.connect_p50_us = percentile(us, 50);
-  r.connect_p99_us = percentile(us, 99);
+  r.ack_p50_us = percentile(us, 50);
+  r.ack_p99_us = percentile(us, 99);
   if (r.connect_errors && r.error.empty() && r.accepts == 0)
     r.error = format("every connect failed (last: %s)", std::strerror(r.connect_errno));
+  // The server's count cannot tell an accept that acked from one that did not; the
+  // clients can. A window without one completed handshake has no figure to give.
+  if (r.ack_samples == 0 && r.error.empty())
+    r.error = r.handshake_failures
+                  ? format("no client completed its handshake in the window: %llu failed (last: %s)",
+                           static_cast<unsigned long long>(r.handshake_failures), r.handshake_why.c_str())
+                  : format("no client completed its handshake in the window (%d of %d still waited for the ack "
+                           "at the end of the run)", left_waiting, o.clients);
 
   int fds_after = count_fds();
   if (fds_after != fds_before && r.error.empty())

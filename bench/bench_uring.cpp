@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 // openwws-bench: the raw io_uring baselines, built when liburing is found
-// (OPENWWS_BENCH_IO_URING): a multishot accept loop, and the cancel of a pending
-// accept by a thread that waits on its ring. Without liburing both report why they
-// cannot run, and their rows say so.
+// (OPENWWS_BENCH_IO_URING): a multishot accept loop that answers the net.tcp handshake
+// through the ring, and the cancel of a pending accept by a thread that waits on its
+// ring. Without liburing both report why they cannot run, and their rows say so.
 //
 // The ring is set up as the library's backend sets up its own (COOP_TASKRUN where the
 // kernel has it, 5.19), so that the two differ in what they do, not in how the ring is
@@ -20,6 +20,7 @@
 #include <cmath>
 #include <condition_variable>
 #include <cstring>
+#include <deque>
 #include <mutex>
 #include <thread>
 
@@ -42,7 +43,10 @@ io_uring_sqe* get_sqe(io_uring& ring) {
 }
 
 // One thread: a multishot accept (re-armed when the kernel ends it) and an eventfd read
-// that ends the loop; every CQE reaped, every accepted fd closed.
+// that ends the loop. Each accepted socket gets a recv for its preamble (again while
+// part of it is missing), then a send of the ack linked to a close; the close's CQE
+// counts the accept. A connection's ops carry its record's address in user_data, the
+// low bits naming the op.
 class raw_uring_server final : public server {
  public:
   ~raw_uring_server() override { close(); }
@@ -52,6 +56,7 @@ class raw_uring_server final : public server {
     std::string why;
     fd_ = listen_loopback(false, port, why);
     if (fd_ < 0) return why;
+    want_ = make_preamble(port);
     stopfd_ = ::eventfd(0, EFD_CLOEXEC);
     if (stopfd_ < 0) return format("eventfd: %s", std::strerror(errno));
     if (int rc = ring_init(ring_, 256); rc < 0) return format("io_uring_queue_init: %s", std::strerror(-rc));
@@ -80,6 +85,13 @@ class raw_uring_server final : public server {
     if (thread_.joinable()) thread_.join();
     if (ring_ok_) io_uring_queue_exit(&ring_);
     ring_ok_ = false;
+    // run() waited for every connection's last CQE, or gave up after 2 s. A descriptor
+    // whose close was in flight may be closed and reused already: it is left alone (the
+    // run's descriptor count then tells).
+    for (auto& c : conns_)
+      if (c.fd >= 0 && !c.closing) ::close(c.fd);
+    conns_.clear();
+    free_ = nullptr;
     for (int* fd : {&fd_, &stopfd_}) {
       if (*fd >= 0) ::close(*fd);
       *fd = -1;
@@ -92,6 +104,18 @@ class raw_uring_server final : public server {
   }
 
  private:
+  struct alignas(8) conn {
+    int fd = -1;
+    std::size_t got = 0;
+    bool reading = false;  // a recv is in flight
+    bool closing = false;  // the send and the close are in flight (the ring owns fd)
+    bool acked = false;
+    conn* next = nullptr;  // the free list
+    char buf[max_preamble];
+  };
+  enum : std::uint64_t { op_recv = 0, op_send = 1, op_close = 2, op_mask = 7 };  // conn is 8-aligned
+  static constexpr std::uint64_t ud_special = 8;  // ud_accept etc. are below it; addresses above
+
   void set_error(std::string e) {
     std::lock_guard lock(mu_);
     if (error_.empty()) error_ = std::move(e);
@@ -104,59 +128,142 @@ class raw_uring_server final : public server {
     armed_ = true;
   }
 
+  // A deque keeps records in place as it grows; the free list reuses them.
+  conn* take(int fd) {
+    conn* c = free_;
+    if (c) {
+      free_ = c->next;
+    } else {
+      c = &conns_.emplace_back();
+    }
+    *c = conn{};
+    c->fd = fd;
+    return c;
+  }
+
+  // Names the connection and the op in user_data, and counts the op in flight.
+  void tag(io_uring_sqe* sqe, conn* c, std::uint64_t op) {
+    io_uring_sqe_set_data64(sqe, reinterpret_cast<std::uintptr_t>(c) | op);
+    ++live_ops_;
+  }
+
+  void recv_more(conn* c) {
+    io_uring_sqe* sqe = get_sqe(ring_);
+    io_uring_prep_recv(sqe, c->fd, c->buf, want_.size() - c->got, 0);
+    tag(sqe, c, op_recv);
+    c->reading = true;
+  }
+
+  void on_conn(std::uint64_t ud, int res) {
+    conn* c = reinterpret_cast<conn*>(ud & ~op_mask);
+    --live_ops_;
+    switch (ud & op_mask) {
+      case op_recv:
+        c->reading = false;
+        if (res <= 0) return release(c);  // the client left, or the run ended
+        switch (feed_preamble(want_, c->got, c->buf, static_cast<std::size_t>(res))) {
+          case feed_result::more: return recv_more(c);
+          case feed_result::bad:
+            set_error("a client's preamble differs from the one expected");
+            return release(c);
+          case feed_result::complete: return ack_and_close(c);
+        }
+        return;
+      case op_send: c->acked = res == 1; return;
+      case op_close:
+        // Links run in order, so the send's CQE came first. A failed send cancels the
+        // close (-ECANCELED): then the descriptor is still ours to close.
+        if (res < 0) ::close(c->fd);
+        if (c->acked) ld_->accepted.fetch_add(1, std::memory_order_relaxed);
+        c->fd = -1;
+        return release(c);
+    }
+  }
+
+  void ack_and_close(conn* c) {
+    io_uring_sqe* sqe = get_sqe(ring_);
+    io_uring_prep_send(sqe, c->fd, &preamble_ack, 1, MSG_NOSIGNAL);
+    io_uring_sqe_set_flags(sqe, IOSQE_IO_LINK);
+    tag(sqe, c, op_send);
+    sqe = get_sqe(ring_);
+    io_uring_prep_close(sqe, c->fd);
+    tag(sqe, c, op_close);
+    c->closing = true;
+  }
+
+  void release(conn* c) {
+    if (c->fd >= 0) ::close(c->fd);
+    c->fd = -1;
+    c->closing = false;
+    c->next = free_;
+    free_ = c;
+  }
+
+  // Every CQE ready; false once the stop eventfd's has come.
+  bool reap() {
+    io_uring_cqe* cqe;
+    unsigned head, seen = 0;
+    bool go_on = true;
+    io_uring_for_each_cqe(&ring_, head, cqe) {
+      ++seen;
+      std::uint64_t ud = cqe->user_data;
+      if (ud >= ud_special) {
+        on_conn(ud, cqe->res);
+        continue;
+      }
+      if (ud == ud_wake) {
+        go_on = false;
+        continue;
+      }
+      if (ud != ud_accept) continue;  // the cancel's own CQE
+      if (!(cqe->flags & IORING_CQE_F_MORE)) armed_ = false;
+      if (cqe->res >= 0) {
+        if (stop_.load(std::memory_order_relaxed)) {
+          ::close(cqe->res);  // the run is over: no new connection
+        } else {
+          recv_more(take(cqe->res));
+          ++accepts_;
+        }
+      } else if (cqe->res == -EINVAL && !armed_) {
+        set_error("multishot accept is not supported by this kernel (before 5.19)");
+        go_on = false;
+      } else if (cqe->res != -EAGAIN && cqe->res != -ECONNABORTED && cqe->res != -EINTR &&
+                 cqe->res != -ECANCELED) {
+        set_error(format("multishot accept: %s", std::strerror(-cqe->res)));
+        go_on = false;
+      }
+    }
+    io_uring_cq_advance(&ring_, seen);
+    return go_on;
+  }
+
   void run() {
     io_uring_sqe* sqe = get_sqe(ring_);
     io_uring_prep_read(sqe, stopfd_, &wake_, sizeof wake_, 0);
     io_uring_sqe_set_data64(sqe, ud_wake);
     arm();
-    std::uint64_t n = 0;
-    bool stopping = false;
-    while (!stopping && n < max_per_loop) {
+    for (bool go_on = true; go_on && accepts_ < max_per_loop;) {
       int rc = io_uring_submit_and_wait(&ring_, 1);
       if (rc < 0 && rc != -EINTR) return set_error(format("io_uring_submit_and_wait: %s", std::strerror(-rc)));
-      io_uring_cqe* cqe;
-      unsigned head, seen = 0;
-      io_uring_for_each_cqe(&ring_, head, cqe) {
-        ++seen;
-        if (cqe->user_data == ud_wake) {
-          stopping = true;
-          continue;
-        }
-        if (!(cqe->flags & IORING_CQE_F_MORE)) armed_ = false;
-        if (cqe->res >= 0) {
-          ::close(cqe->res);
-          ld_->accepted.fetch_add(1, std::memory_order_relaxed);
-          ++n;
-        } else if (cqe->res == -EINVAL && !armed_) {
-          set_error("multishot accept is not supported by this kernel (before 5.19)");
-          stopping = true;
-        } else if (cqe->res != -EAGAIN && cqe->res != -ECONNABORTED && cqe->res != -EINTR) {
-          set_error(format("multishot accept: %s", std::strerror(-cqe->res)));
-          stopping = true;
-        }
-      }
-      io_uring_cq_advance(&ring_, seen);
-      if (!armed_ && !stopping) arm();
+      go_on = reap();
+      if (!armed_ && go_on) arm();
     }
-    // Cancel the multishot request and reap until its last CQE, closing what it brings.
+    // Cancel the multishot accept and every pending recv (the clients are gone, so a recv
+    // would end anyway; a slow connection's would not), then reap until the last CQE.
+    stop_.store(true);
     if (armed_) {
       io_uring_sqe* c = get_sqe(ring_);
       io_uring_prep_cancel64(c, ud_accept, 0);
       io_uring_sqe_set_data64(c, ud_cancel);
-      auto deadline = clock_type::now() + std::chrono::seconds(2);
-      while (armed_ && clock_type::now() < deadline) {
-        __kernel_timespec ts{0, 100'000'000};
-        io_uring_cqe* cqe = nullptr;
-        io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
-        unsigned head, seen = 0;
-        io_uring_for_each_cqe(&ring_, head, cqe) {
-          ++seen;
-          if (cqe->user_data != ud_accept) continue;
-          if (cqe->res >= 0) ::close(cqe->res);
-          if (!(cqe->flags & IORING_CQE_F_MORE)) armed_ = false;
-        }
-        io_uring_cq_advance(&ring_, seen);
-      }
+    }
+    for (auto& c : conns_)
+      if (c.reading) ::shutdown(c.fd, SHUT_RDWR);  // ends its recv with 0
+    auto deadline = clock_type::now() + std::chrono::seconds(2);
+    while ((armed_ || live_ops_ > 0) && clock_type::now() < deadline) {
+      __kernel_timespec ts{0, 100'000'000};
+      io_uring_cqe* cqe = nullptr;
+      io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
+      reap();
     }
   }
 
@@ -165,7 +272,12 @@ class raw_uring_server final : public server {
   bool ring_ok_ = false;
   bool armed_ = false;
   int fd_ = -1, stopfd_ = -1;
+  std::string want_;
   std::uint64_t wake_ = 0;
+  std::uint64_t accepts_ = 0;
+  std::int64_t live_ops_ = 0;  // conn ops in flight; the ring's thread only
+  std::deque<conn> conns_;
+  conn* free_ = nullptr;
   std::thread thread_;
   std::atomic<bool> stop_{false};
   std::mutex mu_;
@@ -184,11 +296,13 @@ bool raw_io_uring_available(std::string& why) {
     return false;
   }
   io_uring_probe* probe = io_uring_get_probe_ring(&ring);
-  bool ok = probe && io_uring_opcode_supported(probe, IORING_OP_ACCEPT) &&
-            io_uring_opcode_supported(probe, IORING_OP_ASYNC_CANCEL) && io_uring_opcode_supported(probe, IORING_OP_READ);
+  bool ok = probe;
+  for (int op : {IORING_OP_ACCEPT, IORING_OP_ASYNC_CANCEL, IORING_OP_READ, IORING_OP_RECV, IORING_OP_SEND,
+                 IORING_OP_CLOSE})
+    ok = ok && io_uring_opcode_supported(probe, op);
   if (probe) io_uring_free_probe(probe);
   io_uring_queue_exit(&ring);
-  if (!ok) why = "the kernel's io_uring lacks ACCEPT, ASYNC_CANCEL or READ";
+  if (!ok) why = "the kernel's io_uring lacks ACCEPT, ASYNC_CANCEL, READ, RECV, SEND or CLOSE";
   return ok;
 }
 

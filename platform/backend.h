@@ -8,9 +8,9 @@
 //   call at a time; that role may pass from one thread to another between calls
 //   (core/runtime.cpp hands it over), never during one. wake() may come from any
 //   thread at any time.
-// - Exactly once. Every op given to start_accept or start_connect completes exactly
-//   once, through op.complete, on the loop thread: inline, before start_accept or
-//   start_connect returns (a connection already queued, a registration that failed),
+// - Exactly once. Every op given to start_accept, start_connect or start_readable
+//   completes exactly once, through op.complete, on the loop thread: inline, before the
+//   start call returns (a connection already queued, a registration that failed),
 //   inline from cancel (the op was waiting in a FIFO or a poller), or from a later
 //   run_once, or from remove_listener (io_uring reaps completions of other ops while
 //   it waits for its own). Nothing completes from wake() or on another thread.
@@ -18,7 +18,8 @@
 //   core again: the backend never touches them afterwards (a synchronous caller may
 //   free the op as soon as it sees the result).
 // - Results. res >= 0 is the accepted fd (non-blocking, close-on-exec, SO_NOSIGPIPE
-//   where it exists) or 0 for a connect; res < 0 is -errno. A cancelled op completes
+//   where it exists), or 0 for a connect or for a readable socket (bytes, EOF or an
+//   error wait for the read that follows); res < 0 is -errno. A cancelled op completes
 //   with -ECANCELED, or with its real result if the kernel had finished it before the
 //   cancel took effect (io_uring); cancel of an op that completed already, or was
 //   never started, does nothing.
@@ -41,11 +42,11 @@ namespace openwws::platform {
 struct io_op;
 
 // Called on the loop thread when an op completes: res >= 0 is an fd (accept) or 0
-// (connect), res < 0 is -errno. Every started op completes exactly once; a cancelled
+// (connect, readable), res < 0 is -errno. Every started op completes exactly once; a cancelled
 // op completes with -ECANCELED unless the kernel had already finished it.
 using completion_fn = void (*)(io_op&, int res) noexcept;
 
-enum class op_kind : std::uint8_t { accept, connect };
+enum class op_kind : std::uint8_t { accept, connect, readable };
 
 // One listening socket as a backend sees it. Owned by core (embedded in the listener);
 // its backend_* fields belong to the loop thread.
@@ -63,11 +64,11 @@ struct listener_slot {
   bool armed_ = false;
 };
 
-// One pending accept or connect. Owned by core (embedded in the channel), never
-// allocated per operation. Fields below the line are the backend's.
+// One pending accept, connect or wait for bytes. Owned by core (embedded in the channel
+// or the handshake it serves), never allocated per operation. Fields below the line are the backend's.
 struct io_op {
   op_kind kind = op_kind::accept;
-  int fd = -1;  // connecting socket (connect); unused for accept
+  int fd = -1;  // the connecting or read socket; unused for accept
   listener_slot* slot = nullptr;  // accept only
   completion_fn complete = nullptr;
   std::atomic<bool> cancel_requested{false};
@@ -116,6 +117,9 @@ class backend {
   virtual void start_accept(listener_slot& slot, io_op& op) noexcept = 0;
   // op.fd is a non-blocking socket whose connect() returned EINPROGRESS.
   virtual void start_connect(io_op& op) noexcept = 0;
+  // Completes with 0 once op.fd (a connected non-blocking socket) has something to read:
+  // bytes, the peer's FIN or an error, which the caller's next recv tells apart.
+  virtual void start_readable(io_op& op) noexcept = 0;
   // Cancels a started op; a no-op if it already completed. Cannot fail.
   virtual void cancel(io_op& op) noexcept = 0;
   // Forgets slot.fd; no op may be pending on it. The caller closes the fd afterwards.

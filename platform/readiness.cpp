@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // The readiness core shared by epoll, kqueue and libuv: what to do when a listening
-// socket is readable or a connecting socket writable, independent of how that is learnt.
+// socket is readable, a connecting socket writable or a connected one readable,
+// independent of how that is learnt.
 //
 // Accepts wait in a FIFO per listening socket; the socket is armed (one-shot) while the
 // FIFO is non-empty. On readiness, accept until EAGAIN or the FIFO is empty, then re-arm
@@ -46,14 +47,8 @@ class readiness_backend final : public backend {
     arm(slot);
   }
 
-  void start_connect(io_op& op) noexcept override {
-    op.backend_data_ = nullptr;
-    if (int rc = poller_->add(op.fd, interest::write, token_of(op), op.backend_data_); rc < 0) {
-      op.complete(op, rc);
-      return;
-    }
-    op.queued_ = true;
-  }
+  void start_connect(io_op& op) noexcept override { watch(op); }
+  void start_readable(io_op& op) noexcept override { watch(op); }
 
   void cancel(io_op& op) noexcept override {
     if (!op.queued_) return;  // completed already, or never started
@@ -62,7 +57,7 @@ class readiness_backend final : public backend {
       // most, where disarming would cost a syscall on every cancel.
       fifo_remove(*op.slot, op);
     } else {
-      poller_->remove(op.fd, interest::write, op.backend_data_);
+      poller_->remove(op.fd, interest_of(op), op.backend_data_);
       op.queued_ = false;
       forget_harvested(token_of(op));
     }
@@ -82,7 +77,7 @@ class readiness_backend final : public backend {
       std::uintptr_t token = tokens_[next_];
       if (token == forgotten) continue;
       if (token & op_bit)
-        connect_ready(*reinterpret_cast<io_op*>(token & ~op_bit));
+        op_ready(*reinterpret_cast<io_op*>(token & ~op_bit));
       else
         accept_ready(*reinterpret_cast<listener_slot*>(token));
     }
@@ -128,10 +123,24 @@ class readiness_backend final : public backend {
     if (slot.head_) arm(slot);
   }
 
-  void connect_ready(io_op& op) noexcept {
-    poller_->remove(op.fd, interest::write, op.backend_data_);
+  static interest interest_of(const io_op& op) noexcept {
+    return op.kind == op_kind::connect ? interest::write : interest::read;
+  }
+
+  // A connect's or a read's socket, watched once until it is ready.
+  void watch(io_op& op) noexcept {
+    op.backend_data_ = nullptr;
+    if (int rc = poller_->add(op.fd, interest_of(op), token_of(op), op.backend_data_); rc < 0) {
+      op.complete(op, rc);
+      return;
+    }
+    op.queued_ = true;
+  }
+
+  void op_ready(io_op& op) noexcept {
+    poller_->remove(op.fd, interest_of(op), op.backend_data_);
     op.queued_ = false;
-    op.complete(op, connect_result(op.fd));
+    op.complete(op, op.kind == op_kind::connect ? connect_result(op.fd) : 0);
   }
 
   // Events harvested by this run_once but not dispatched yet may name a source that is

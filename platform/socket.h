@@ -56,6 +56,21 @@ int accept_socket(int listen_fd, bool nonblocking) noexcept;
 // peer that went away). EINTR retried.
 ssize_t send_nosignal(int fd, const void* data, std::size_t len) noexcept;
 
+// recv() of at most len bytes: bytes read (0: the peer's FIN), -EAGAIN when nothing
+// waits, or -errno. EINTR retried.
+ssize_t recv_some(int fd, void* buf, std::size_t len) noexcept;
+
+// Reads and drops, without blocking, up to max bytes the peer sent: closing a socket
+// with unread bytes in it makes the kernel send a reset instead of FIN. True when the
+// peer's FIN (or an error) was reached.
+bool discard_received(int fd, std::size_t max) noexcept;
+
+// Lets the kernel hand a connection to accept only once its first bytes have come, or
+// after about `seconds` without them (Linux TCP_DEFER_ACCEPT, FreeBSD's "dataready"
+// accept filter): a client that speaks first is then read at once after its accept.
+// True where the platform did it; false where it has no such option.
+bool accept_when_data(int listen_fd, unsigned seconds) noexcept;
+
 // Non-blocking socket for ep, connect() started: the fd in *fd_out, and 0 when it
 // connected at once or -EINPROGRESS when the connect goes on; else -errno (no fd).
 int connect_start(const endpoint& ep, int* fd_out) noexcept;

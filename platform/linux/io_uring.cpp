@@ -31,7 +31,7 @@ namespace {
 enum tag : std::uint64_t {
   tag_wake = 0,     // the eventfd read
   tag_accept = 1,   // single-shot accept, an io_op
-  tag_connect = 2,  // POLLOUT on a connecting socket, an io_op
+  tag_poll = 2,     // POLLOUT on a connecting socket or POLLIN on a read one, an io_op
   tag_source = 3,   // multishot accept, an accept_source
   tag_ignore = 4,   // cancel requests: their own CQEs carry nothing we need
 };
@@ -107,12 +107,8 @@ class io_uring_backend final : public backend {
     if (!src->armed) arm(*src);
   }
 
-  void start_connect(io_op& op) noexcept override {
-    io_uring_sqe* sqe = get_sqe();
-    io_uring_prep_poll_add(sqe, op.fd, POLLOUT);
-    io_uring_sqe_set_data64(sqe, tagged(&op, tag_connect));
-    op.queued_ = true;
-  }
+  void start_connect(io_op& op) noexcept override { submit_poll(op, POLLOUT); }
+  void start_readable(io_op& op) noexcept override { submit_poll(op, POLLIN); }
 
   void cancel(io_op& op) noexcept override {
     if (!op.queued_) return;
@@ -124,7 +120,7 @@ class io_uring_backend final : public backend {
     }
     // In the kernel: its own CQE will report -ECANCELED, -EINTR or (if it won the
     // race) a result; only then does it complete.
-    submit_cancel(tagged(&op, op.kind == op_kind::accept ? tag_accept : tag_connect));
+    submit_cancel(tagged(&op, op.kind == op_kind::accept ? tag_accept : tag_poll));
   }
 
   void remove_listener(listener_slot& slot) noexcept override {
@@ -191,6 +187,13 @@ class io_uring_backend final : public backend {
     op.queued_ = true;
   }
 
+  void submit_poll(io_op& op, unsigned events) noexcept {
+    io_uring_sqe* sqe = get_sqe();
+    io_uring_prep_poll_add(sqe, op.fd, events);
+    io_uring_sqe_set_data64(sqe, tagged(&op, tag_poll));
+    op.queued_ = true;
+  }
+
   void submit_cancel(std::uint64_t user_data) noexcept {
     io_uring_sqe* sqe = get_sqe();
     io_uring_prep_cancel64(sqe, user_data, 0);
@@ -239,10 +242,11 @@ class io_uring_backend final : public backend {
       case tag_accept:
         accept_done(*static_cast<io_op*>(ptr), res);
         break;
-      case tag_connect: {
+      case tag_poll: {
         auto& op = *static_cast<io_op*>(ptr);
         op.queued_ = false;
-        op.complete(op, res < 0 ? res : connect_result(op.fd));
+        if (res >= 0) res = op.kind == op_kind::connect ? connect_result(op.fd) : 0;
+        op.complete(op, res);
         break;
       }
       case tag_source:

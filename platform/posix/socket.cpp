@@ -266,6 +266,27 @@ ssize_t send_nosignal(int fd, const void* data, std::size_t len) noexcept {
   }
 }
 
+ssize_t recv_some(int fd, void* buf, std::size_t len) noexcept {
+  for (;;) {
+    ssize_t n = ::recv(fd, buf, len, 0);
+    if (n >= 0) return n;
+    int err = errno;
+    if (err == EINTR) continue;
+    return err == EWOULDBLOCK ? -EAGAIN : -err;
+  }
+}
+
+bool discard_received(int fd, std::size_t max) noexcept {
+  char sink[4096];
+  while (max > 0) {
+    ssize_t n = recv_some(fd, sink, max < sizeof sink ? max : sizeof sink);
+    if (n == -EAGAIN) return false;
+    if (n <= 0) return true;
+    max -= static_cast<std::size_t>(n);
+  }
+  return false;
+}
+
 void close_fd(int fd) noexcept {
   if (fd < 0) return;
   int saved = errno;

@@ -140,6 +140,7 @@ void channel::publish_result(void* self, HRESULT) noexcept {
   if (fd >= 0) {
     ch.fd_ = fd;
     ch.session_shut_down_ = false;
+    ch.end_sent_ = false;
     ch.state_ = WS_CHANNEL_STATE_OPEN;
     ch.apply_socket_options();
   } else {
@@ -176,11 +177,17 @@ void channel::run_start(command& c) noexcept {
   channel& self = owner_of(c, &channel::start_cmd_);
   if (self.op_.kind == platform::op_kind::accept) {
     self.owner_->start_pending(self);
-  } else if (self.op_.cancel_requested.load(std::memory_order_acquire)) {
-    self.op_.complete(self.op_, -ECANCELED);
-  } else {
-    self.rt_.io().start_connect(self.op_);
+    return;
   }
+  // WsOpenChannel: CONNECT_TIMEOUT bounds the connect and the handshake together.
+  self.open_timed_out_ = false;
+  if (self.open_timeout_ms_ != INFINITE)
+    self.rt_.timers().start(self.open_deadline_,
+                            timer_clock::now() + std::chrono::milliseconds(self.open_timeout_ms_), on_open_expired);
+  if (self.op_.cancel_requested.load(std::memory_order_acquire))
+    self.op_.complete(self.op_, -ECANCELED);
+  else
+    self.rt_.io().start_connect(self.op_);
 }
 
 void channel::run_cancel_connect(command& c) noexcept {
@@ -195,21 +202,110 @@ void channel::on_accept_done(platform::io_op& op, int res) noexcept {
   self.owner_->accept_done(self, res);
 }
 
+void channel::on_open_expired(timer& t) noexcept {
+  auto& self = *static_cast<channel*>(t.owner());
+  self.open_timed_out_ = true;
+  self.rt_.io().cancel(self.op_);
+}
+
 void channel::on_connect_done(platform::io_op& op, int res) noexcept {
   channel& self = owner_of(op, &channel::op_);
-  int fd = op.fd;
-  op.fd = -1;
-  if (res == 0 && op.cancel_requested.load(std::memory_order_acquire)) res = -ECANCELED;
-  HRESULT hr = S_OK;
-  if (res < 0) {
+  if (res == 0 && !self.open_timed_out_ && !op.cancel_requested.load(std::memory_order_acquire)) {
+    self.send_preamble(op.fd);
+    return;
+  }
+  HRESULT hr = res == 0 || res == -ECANCELED
+                   ? S_OK  // end_open tells a timeout from an abort
+                   : fail_errno(self.op_error_, platform::hresult_from_errno(-res), "WsOpenChannel: cannot connect", -res);
+  self.end_open(FAILED(hr) ? hr : E_ABORT);
+}
+
+// The preamble ([MC-NMF] 3.1.2), at once after connecting, as Windows clients do.
+void channel::send_preamble(int fd) noexcept {
+  ssize_t n = platform::send_nosignal(fd, preamble_.data(), preamble_.size());
+  if (n != static_cast<ssize_t>(preamble_.size())) {
+    int err = n < 0 ? static_cast<int>(-n) : EAGAIN;  // a fresh socket's buffer holds any preamble
+    end_open(fail_errno(op_error_, WS_E_ENDPOINT_DISCONNECTED, "WsOpenChannel: cannot send the net.tcp preamble", err));
+    return;
+  }
+  answer_.reset();
+  op_.kind = platform::op_kind::readable;
+  op_.complete = on_answer_readable;
+  rt_.io().start_readable(op_);
+}
+
+void channel::on_answer_readable(platform::io_op& op, int res) noexcept {
+  channel& self = owner_of(op, &channel::op_);
+  if (res < 0 || self.open_timed_out_ || op.cancel_requested.load(std::memory_order_acquire)) {
+    HRESULT hr = res == -ECANCELED || res >= 0
+                     ? E_ABORT
+                     : fail_errno(self.op_error_, platform::hresult_from_errno(-res),
+                                  "WsOpenChannel: waiting for the server's answer to the preamble failed", -res);
+    self.end_open(hr);
+    return;
+  }
+  self.read_answer();
+}
+
+void channel::read_answer() noexcept {
+  std::uint8_t buf[512];
+  for (;;) {
+    ssize_t n = platform::recv_some(op_.fd, buf, sizeof buf);
+    if (n == -EAGAIN) {
+      rt_.io().start_readable(op_);
+      return;
+    }
+    if (n <= 0) {
+      end_open(n == 0 ? fail(op_error_, WS_E_ENDPOINT_DISCONNECTED,
+                             "WsOpenChannel: the server closed the connection without answering the net.tcp preamble")
+                      : fail_errno(op_error_, platform::hresult_from_errno(static_cast<int>(-n)),
+                                   "WsOpenChannel: reading the server's answer to the preamble failed",
+                                   static_cast<int>(-n)));
+      return;
+    }
+    std::span<const std::uint8_t> got(buf, static_cast<std::size_t>(n));
+    nettcp::feed_result r = answer_.feed(got);
+    if (r.status == nettcp::step::failed) {
+      end_open(fail(op_error_, answer_.result(),
+                    "WsOpenChannel: the server refused the net.tcp preamble: " + std::string(answer_.reason())));
+      return;
+    }
+    if (r.status == nettcp::step::done) {
+      try {
+        received_.assign(got.begin() + static_cast<std::ptrdiff_t>(r.consumed), got.end());
+      } catch (const std::bad_alloc&) {
+        end_open(fail(op_error_, E_OUTOFMEMORY, "WsOpenChannel: out of memory"));
+        return;
+      }
+      end_open(S_OK);
+      return;
+    }
+  }
+}
+
+// hr: S_OK, a failure already written to the WS_ERROR, or E_ABORT for a cancel (a
+// timeout when CONNECT_TIMEOUT fired, else WsAbortChannel).
+void channel::end_open(HRESULT hr) noexcept {
+  rt_.timers().stop(open_deadline_);
+  int fd = op_.fd;
+  op_.fd = -1;
+  if (hr == E_ABORT)
+    hr = open_timed_out_ ? fail(op_error_, WS_E_OPERATION_TIMED_OUT,
+                                format("WsOpenChannel: no net.tcp session within CONNECT_TIMEOUT (%lu ms)",
+                                       static_cast<unsigned long>(open_timeout_ms_)))
+                         : fail(op_error_, WS_E_OPERATION_ABORTED, "WsOpenChannel: the channel was aborted while opening");
+  if (FAILED(hr)) {
     platform::close_fd(fd);
     fd = -1;
-    hr = res == -ECANCELED
-             ? fail(self.op_error_, WS_E_OPERATION_ABORTED, "WsOpenChannel: the channel was aborted while opening")
-             : fail_errno(self.op_error_, platform::hresult_from_errno(-res), "WsOpenChannel: cannot connect", -res);
   }
-  self.result_fd_ = fd;
-  self.rt_.complete(self.done_, hr);
+  result_fd_ = fd;
+  rt_.complete(done_, hr);
+}
+
+void channel::take_handshake(std::string_view via, std::vector<std::uint8_t>& after) {
+  utf8_to_utf16(via, transport_url_);
+  has_transport_url_ = true;
+  received_.swap(after);
 }
 
 // ---- client open --------------------------------------------------------------------
@@ -256,22 +352,29 @@ HRESULT channel::open(const WS_ENDPOINT_ADDRESS& address, const WS_ASYNC_CONTEXT
     std::string host = u.host_utf8();
     int rc = platform::literal_endpoint(host, u.port, family, ep);
     if (rc == -EINVAL) rc = platform::resolve_endpoint(host, u.port, family, ep);
+    // The preamble is made here, so that the loop only has to send it.
+    preamble_.clear();
+    if (rc == 0) {
+      hr = nettcp::encode_client_preamble(
+          std::u16string_view(reinterpret_cast<const char16_t*>(address.url.chars), address.url.length),
+          props_.channel_type, props_.encoding, props_.envelope_version, preamble_, why);
+      if (FAILED(hr)) {
+        hr = fail(error, hr, "WsOpenChannel: " + why);
+        end_early(-1);
+        return hr;
+      }
+    }
     int fd = -1;
     if (rc == 0) rc = platform::connect_start(ep, &fd);
-    if (rc != -EINPROGRESS) {
-      if (rc == 0 && op_.cancel_requested.load(std::memory_order_acquire)) {
-        platform::close_fd(fd);
-        rc = -ECANCELED;
-      }
-      HRESULT result = S_OK;
-      if (rc == -ECANCELED)
-        result = fail(error, WS_E_OPERATION_ABORTED, "WsOpenChannel: the channel was aborted while opening");
-      else if (rc == -ENOENT)
+    // Connected at once or not, the loop sends the preamble once the socket is writable.
+    if (rc != 0 && rc != -EINPROGRESS) {
+      HRESULT result;
+      if (rc == -ENOENT)
         result = fail(error, WS_E_ENDPOINT_NOT_FOUND, "WsOpenChannel: host '" + host + "' has no address");
-      else if (rc < 0)
+      else
         result = fail_errno(error, platform::hresult_from_errno(-rc),
                             "WsOpenChannel: cannot connect to '" + text + "'", -rc);
-      end_early(rc == 0 ? fd : -1);
+      end_early(-1);
       return result;
     }
     if (!ctx && rt_.on_loop_thread()) {
@@ -289,6 +392,7 @@ HRESULT channel::open(const WS_ENDPOINT_ADDRESS& address, const WS_ASYNC_CONTEXT
     {
       std::lock_guard lock(mu_);
       model = props_.callback_model;
+      open_timeout_ms_ = props_.enable_timeouts ? props_.connect_timeout : INFINITE;
     }
     arm(ctx, model, &waiter, finish_connect);
     rt_.post(start_cmd_);
@@ -316,12 +420,26 @@ HRESULT channel::close(const WS_ASYNC_CONTEXT*, WS_ERROR* error) noexcept {
   }
 }
 
-// No message I/O runs on openwws channels, so the graceful close is the FIN that
-// close() sends; it completes at once.
+// An open session ends as [MC-NMF] 3.1.5 says: End (unless WsShutdownSessionChannel
+// sent it), then FIN. What the peer sent and nobody read is dropped first, so that the
+// close is no reset at the peer. No message I/O runs on openwws channels, so the close
+// does not wait for the peer's End: it completes at once.
 void channel::close_locked() noexcept {
+  if (fd_ >= 0 && state_ == WS_CHANNEL_STATE_OPEN) {
+    send_end_locked();
+    platform::discard_received(fd_, 64 * 1024);
+  }
   platform::close_fd(fd_);
   fd_ = -1;
   state_ = WS_CHANNEL_STATE_CLOSED;
+}
+
+void channel::send_end_locked() noexcept {
+  if (end_sent_) return;
+  end_sent_ = true;
+  std::span<const std::uint8_t> end = nettcp::end_record();
+  platform::send_nosignal(fd_, end.data(), end.size());  // a peer that left needs no End
+  platform::shutdown_send(fd_);
 }
 
 HRESULT channel::abort(WS_ERROR*) noexcept {
@@ -360,6 +478,8 @@ HRESULT channel::reset(WS_ERROR* error) noexcept {
                 format("WsResetChannel: the channel is %s; only CREATED or CLOSED can be reset", state_name(state_)));
   state_ = WS_CHANNEL_STATE_CREATED;
   session_shut_down_ = false;
+  has_transport_url_ = false;
+  received_.clear();
   return S_OK;
 }
 
@@ -374,9 +494,15 @@ HRESULT channel::shutdown_session(const WS_ASYNC_CONTEXT*, WS_ERROR* error) noex
                 format("WsShutdownSessionChannel: the channel is %s; it must be OPEN", state_name(state_)));
   if (session_shut_down_)
     return fail(error, WS_E_INVALID_OPERATION, "WsShutdownSessionChannel: the session is already shut down");
-  if (int rc = platform::shutdown_send(fd_); rc < 0) {
+  std::span<const std::uint8_t> end = nettcp::end_record();
+  ssize_t sent = platform::send_nosignal(fd_, end.data(), end.size());
+  int rc = sent < 0 ? static_cast<int>(sent) : platform::shutdown_send(fd_);
+  end_sent_ = true;
+  if (rc < 0) {
     state_ = WS_CHANNEL_STATE_FAULTED;
-    return fail_errno(error, platform::hresult_from_errno(-rc), "WsShutdownSessionChannel: shutdown failed", -rc);
+    return fail_errno(error, rc == -EPIPE || rc == -ECONNRESET ? WS_E_ENDPOINT_DISCONNECTED
+                                                                : platform::hresult_from_errno(-rc),
+                      "WsShutdownSessionChannel: cannot send End", -rc);
   }
   session_shut_down_ = true;
   return S_OK;
@@ -427,6 +553,20 @@ HRESULT channel::get_property(WS_CHANNEL_PROPERTY_ID id, void* value, ULONG size
       if (fd_ < 0 || platform::peer_address(fd_, ss) < 0)
         return fail(error, WS_E_INVALID_OPERATION, "WsGetChannelProperty: REMOTE_IP_ADDRESS needs a connected channel");
       std::memcpy(value, &ss, sizeof ss);
+      return S_OK;
+    }
+    case WS_CHANNEL_PROPERTY_TRANSPORT_URL: {
+      if (HRESULT hr = check_value(value, size, sizeof(WS_STRING), what, id, error); FAILED(hr)) return hr;
+      if (!owner_)
+        return fail(error, E_INVALIDARG,
+                    "WsGetChannelProperty: TRANSPORT_URL is a property of channels from WsCreateChannelForListener");
+      if (!has_transport_url_ || state_ == WS_CHANNEL_STATE_CREATED || state_ == WS_CHANNEL_STATE_ACCEPTING)
+        return fail(error, WS_E_INVALID_OPERATION,
+                    format("WsGetChannelProperty: the channel is %s; TRANSPORT_URL is known once WsAcceptChannel "
+                           "completed",
+                           state_name(state_)));
+      WS_STRING url{static_cast<ULONG>(transport_url_.size()), reinterpret_cast<WCHAR*>(transport_url_.data())};
+      std::memcpy(value, &url, sizeof url);
       return S_OK;
     }
     case WS_CHANNEL_PROPERTY_MAX_SESSION_DICTIONARY_SIZE:

@@ -8,6 +8,7 @@
 #include "core/objects.h"
 
 #include "core/error.h"
+#include "core/nettcp_via.h"
 #include "core/properties.h"
 #include "core/text.h"
 #include "core/url.h"
@@ -141,6 +142,19 @@ HRESULT listener::bind_url(const WS_STRING& url, int& fd, WS_ERROR* error) noexc
       return fail_errno(error, platform::hresult_from_errno(err), "WsOpenListener: cannot listen on '" + text + "'",
                         err);
     }
+    // Clients' Vias are matched against this URL, with the port the kernel chose.
+    if (u.port == 0) u.port = platform::local_port(fd);
+    url_ = std::move(u);
+    nettcp::this_host();  // learnt now (it may ask DNS), not by the first accept
+    // Clients speak first: where the kernel can hold back a connection until its
+    // preamble has come, an accept reads it at once. Silent clients then wait about a
+    // second in the kernel, which would stretch a short CONNECT_TIMEOUT too much.
+    ULONG connect_timeout;
+    {
+      std::lock_guard lock(mu_);
+      connect_timeout = props_.connect_timeout;
+    }
+    defer_accept_ = connect_timeout >= 10000 && platform::accept_when_data(fd, 1);
     return S_OK;
   } catch (const std::bad_alloc&) {
     return fail(error, E_OUTOFMEMORY, "WsOpenListener: out of memory");
@@ -184,28 +198,15 @@ HRESULT listener::open(const WS_STRING& url, const WS_ASYNC_CONTEXT*, WS_ERROR* 
 // ---- accept -------------------------------------------------------------------------
 
 void listener::link_pending(channel& ch) noexcept {
-  ch.pend_next_ = nullptr;
-  ch.pend_prev_ = pending_tail_;
-  if (pending_tail_)
-    pending_tail_->pend_next_ = &ch;
-  else
-    pending_head_ = &ch;
-  pending_tail_ = &ch;
+  pending_.push_back(ch);
   ch.pending_ = true;
   ch.started_ = false;
   ch.cancel_sent_ = false;
+  ch.stolen_ = false;
 }
 
 void listener::unlink_pending(channel& ch) noexcept {
-  if (ch.pend_prev_)
-    ch.pend_prev_->pend_next_ = ch.pend_next_;
-  else
-    pending_head_ = ch.pend_next_;
-  if (ch.pend_next_)
-    ch.pend_next_->pend_prev_ = ch.pend_prev_;
-  else
-    pending_tail_ = ch.pend_prev_;
-  ch.pend_prev_ = ch.pend_next_ = nullptr;
+  pending_.remove(ch);
   ch.pending_ = false;
 }
 
@@ -218,6 +219,7 @@ HRESULT listener::accept(channel& ch, const WS_ASYNC_CONTEXT* ctx, WS_ERROR* err
                          state_name(ch.state_)));
     ch.state_ = WS_CHANNEL_STATE_ACCEPTING;
     ch.op_.cancel_requested.store(false, std::memory_order_relaxed);
+    ch.aborted_ = false;  // no abort_accept before ACCEPTING, and the channel is in no list yet
     ch.ops_.begin();
   }
   std::unique_lock lock(mu_);
@@ -241,11 +243,13 @@ HRESULT listener::accept(channel& ch, const WS_ASYNC_CONTEXT* ctx, WS_ERROR* err
     return refuse(WS_E_OPERATION_ABORTED, "WsAcceptChannel: the channel was aborted", false);
   ++inflight_;
   ops_.begin();
-  if (!pending_head_ && slot_.ready.load(std::memory_order_relaxed) == 0) {
-    // Nothing queued: take a connection that is already waiting, on this thread,
-    // without a trip through the loop (the fast path under load).
+  if (pending_.empty() && ready_count_ == 0 && slot_.ready.load(std::memory_order_relaxed) == 0) {
+    // Nothing queued: take a connection that is already waiting, and its preamble, on
+    // this thread without a trip through the loop (the fast path under load). One that
+    // has not sent its preamble yet goes on as a handshake; this accept then waits.
     lock.unlock();
     int fd = platform::accept_one(slot_.fd);
+    if (fd >= 0) fd = take_connection(ch, fd, false) ? ch.result_fd_ : -EAGAIN;
     lock.lock();
     bool aborted = state_ != WS_LISTENER_STATE_OPEN || ch.op_.cancel_requested.load(std::memory_order_relaxed);
     if (fd != -EAGAIN) {
@@ -281,50 +285,107 @@ HRESULT listener::accept(channel& ch, const WS_ASYNC_CONTEXT* ctx, WS_ERROR* err
   return ctx ? WS_S_ASYNC : ch.done_.wait_and_report(waiter);
 }
 
-// Loop thread: the accept's start command.
+// Loop thread: the accept's start command, also after it gave its connection away. A
+// handshake that is ready goes first: it is a client waiting already.
 void listener::start_pending(channel& ch) noexcept {
-  bool cancelled;
-  {
-    std::lock_guard lock(mu_);
-    ch.started_ = true;
-    cancelled = ch.op_.cancel_requested.load(std::memory_order_relaxed);
+  for (;;) {
+    handshake* h = nullptr;
+    bool aborted;
+    {
+      std::lock_guard lock(mu_);
+      ch.started_ = true;
+      aborted = ch.aborted_;
+      if (!aborted && (h = ready_.pop_front())) {
+        h->ready = false;
+        --ready_count_;
+      }
+    }
+    if (aborted) {
+      ch.op_.complete(ch.op_, -ECANCELED);
+      return;
+    }
+    if (!h) {
+      rt_.io().start_accept(slot_, ch.op_);
+      return;
+    }
+    if (hand_over(ch, *h)) {
+      accept_succeeded(ch);
+      return;
+    }
   }
-  if (cancelled)
-    ch.op_.complete(ch.op_, -ECANCELED);
-  else
-    rt_.io().start_accept(slot_, ch.op_);
 }
 
 // Loop thread: the backend finished an accept.
 void listener::accept_done(channel& ch, int res) noexcept {
-  bool cancelled;
+  bool aborted;
   {
     std::lock_guard lock(mu_);
-    unlink_pending(ch);
-    cancelled = ch.op_.cancel_requested.load(std::memory_order_relaxed);
+    aborted = ch.aborted_;
+    if (ch.stolen_) {
+      ch.stolen_ = false;
+      --stealing_;
+    }
   }
   // A connection that arrives after the abort is not handed out: the accept was
   // aborted, so it reports WS_E_OPERATION_ABORTED.
-  if (res >= 0 && cancelled) {
+  if (res >= 0 && aborted) {
     platform::close_fd(res);
     res = -ECANCELED;
   }
-  HRESULT hr = S_OK;
-  if (res == -ECANCELED) {
-    hr = fail(ch.op_error_, WS_E_OPERATION_ABORTED, "WsAcceptChannel: the accept was aborted");
-  } else if (res < 0) {
-    hr = fail_errno(ch.op_error_, platform::hresult_from_errno(-res), "WsAcceptChannel: accept failed", -res);
+  if (res >= 0) {
+    if (take_connection(ch, res, true)) {
+      accept_succeeded(ch);
+    } else {
+      accept_again(ch);
+    }
+    steal_for_ready();  // a steal this accept won against may still be wanted
+    return;
   }
-  ch.result_fd_ = res >= 0 ? res : -1;
+  if (res == -ECANCELED && !aborted) {  // stolen: a handshake is ready for it
+    accept_again(ch);
+    return;
+  }
+  {
+    std::lock_guard lock(mu_);
+    unlink_pending(ch);
+  }
+  HRESULT hr;
+  if (res == -ECANCELED)
+    hr = fail(ch.op_error_, WS_E_OPERATION_ABORTED, "WsAcceptChannel: the accept was aborted");
+  else
+    hr = fail_errno(ch.op_error_, platform::hresult_from_errno(-res), "WsAcceptChannel: accept failed", -res);
+  ch.result_fd_ = -1;
   rt_.complete(ch.done_, hr);
+}
+
+void listener::accept_succeeded(channel& ch) noexcept {
+  {
+    std::lock_guard lock(mu_);
+    unlink_pending(ch);
+  }
+  rt_.complete(ch.done_, S_OK);
+}
+
+void listener::accept_again(channel& ch) noexcept {
+  {
+    std::lock_guard lock(mu_);
+    ch.started_ = false;
+    ch.cancel_sent_ = false;
+    ch.op_.cancel_requested.store(ch.aborted_, std::memory_order_relaxed);
+  }
+  rt_.post(ch.start_cmd_);
+}
+
+void listener::maybe_finish_close_locked() noexcept {
+  if (state_ == WS_LISTENER_STATE_CLOSING && inflight_ == 0 && handshake_count_ == 0 && !finish_posted_) {
+    finish_posted_ = true;
+    rt_.post(finish_close_cmd_);
+  }
 }
 
 bool listener::accept_finished_locked() noexcept {
   --inflight_;
-  if (state_ == WS_LISTENER_STATE_CLOSING && inflight_ == 0 && !finish_posted_) {
-    finish_posted_ = true;
-    rt_.post(finish_close_cmd_);
-  }
+  maybe_finish_close_locked();
   return ops_.end();
 }
 
@@ -348,27 +409,33 @@ void listener::post_cancel_locked() noexcept {
 }
 
 void listener::request_cancel_all_locked() noexcept {
-  for (channel* ch = pending_head_; ch; ch = ch->pend_next_)
+  for (channel* ch = pending_.front(); ch; ch = pending_.next(*ch)) {
+    ch->aborted_ = true;
     ch->op_.cancel_requested.store(true, std::memory_order_relaxed);
-  if (pending_head_) post_cancel_locked();
+  }
+  if (!pending_.empty() || handshake_count_ > 0) post_cancel_locked();
 }
 
 void listener::abort_accept(channel& ch) noexcept {
   std::lock_guard lock(mu_);
+  ch.aborted_ = true;
   ch.op_.cancel_requested.store(true, std::memory_order_relaxed);
   if (ch.pending_) post_cancel_locked();
 }
 
-// Loop thread: cancel every started accept that was asked to stop. The backend may
-// complete them inline, which takes mu_, so they are gathered first.
+// Loop thread: cancel every started accept that was asked to stop, and, once the
+// listener is no longer open, every handshake. The backend may complete them inline,
+// which takes mu_, so they are gathered first.
 void listener::run_cancel(command& c) noexcept {
   listener& self = owner_of(c, &listener::cancel_cmd_);
   channel* batch = nullptr;
+  bool closing;
   {
     std::lock_guard lock(self.mu_);
     self.cancel_posted_ = false;
-    for (channel* ch = self.pending_head_; ch; ch = ch->pend_next_) {
-      if (ch->started_ && !ch->cancel_sent_ && ch->op_.cancel_requested.load(std::memory_order_relaxed)) {
+    closing = self.state_ != WS_LISTENER_STATE_OPEN;
+    for (channel* ch = self.pending_.front(); ch; ch = self.pending_.next(*ch)) {
+      if (ch->started_ && !ch->cancel_sent_ && ch->aborted_) {
         ch->cancel_sent_ = true;
         ch->cancel_next_ = batch;
         batch = ch;
@@ -380,6 +447,7 @@ void listener::run_cancel(command& c) noexcept {
     batch = ch->cancel_next_;
     self.rt_.io().cancel(ch->op_);
   }
+  if (closing) self.cancel_handshakes();
   bool doomed;
   {
     std::lock_guard lock(self.mu_);
@@ -446,7 +514,7 @@ HRESULT listener::start_close_locked(const WS_ASYNC_CONTEXT* ctx, sync_waiter* w
   aborted_while_closing_ = false;
   finish_posted_ = false;
   request_cancel_all_locked();
-  if (inflight_ == 0 && !loop_knows_slot_) {
+  if (inflight_ == 0 && handshake_count_ == 0 && !loop_knows_slot_) {
     platform::close_fd(slot_.fd);
     slot_.fd = -1;
     state_ = WS_LISTENER_STATE_CLOSED;
@@ -459,10 +527,7 @@ HRESULT listener::start_close_locked(const WS_ASYNC_CONTEXT* ctx, sync_waiter* w
   close_done_.group = nullptr;
   close_done_.publish = publish_close;
   close_done_.finish = finish_close;
-  if (inflight_ == 0) {
-    finish_posted_ = true;
-    rt_.post(finish_close_cmd_);
-  }
+  maybe_finish_close_locked();
   return WS_S_ASYNC;
 }
 

@@ -5,14 +5,20 @@
 
 #include <webservices.h>
 
+#include "core/handshake.h"
+#include "core/intrusive_list.h"
 #include "core/loop.h"
+#include "core/nettcp.h"
+#include "core/url.h"
 #include "platform/backend.h"
 
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
+#include <span>
 #include <string>
+#include <vector>
 
 namespace openwws::core {
 
@@ -130,7 +136,19 @@ class channel {
   static void run_start(command& c) noexcept;
   static void run_cancel_connect(command& c) noexcept;
   static void on_connect_done(platform::io_op& op, int res) noexcept;
+  static void on_answer_readable(platform::io_op& op, int res) noexcept;
+  static void on_open_expired(timer& t) noexcept;
   static void on_accept_done(platform::io_op& op, int res) noexcept;
+  // WsOpenChannel on the loop: the connect is done; sends the preamble and waits for
+  // the server's answer. Ends the open (ok: S_OK) by reporting hr.
+  void send_preamble(int fd) noexcept;
+  void read_answer() noexcept;
+  void end_open(HRESULT hr) noexcept;
+  // The accept's connection: its Via (TRANSPORT_URL) and bytes read past the preamble.
+  void take_handshake(std::string_view via, std::vector<std::uint8_t>& after);
+  // An open session's end ([MC-NMF] 3.1.5): End, then FIN, after dropping what the
+  // peer sent that nobody will read.
+  void send_end_locked() noexcept;
   // The accept or connect ends: ACCEPTING/OPENING becomes OPEN with result_fd_, or
   // CREATED. publish and finish are the completion's hooks.
   static void publish_result(void* self, HRESULT hr) noexcept;
@@ -162,6 +180,20 @@ class channel {
   platform::io_op op_;
   completion done_;
   int result_fd_ = -1;  // the op's socket, between its completion and its publication
+  // The Via the accepted client sent (WS_CHANNEL_PROPERTY_TRANSPORT_URL), kept until
+  // reset or free; bytes read past its preamble (or past a server's ack) that belong to
+  // the session. Written while ACCEPTING or OPENING, read once published.
+  std::u16string transport_url_;
+  bool has_transport_url_ = false;
+  std::vector<std::uint8_t> received_;
+  bool end_sent_ = false;
+  // WsOpenChannel's handshake (loop thread): the preamble to send, the answer read so
+  // far, and CONNECT_TIMEOUT over connect and handshake.
+  std::vector<std::uint8_t> preamble_;
+  nettcp::answer_parser answer_;
+  timer open_deadline_{this};
+  ULONG open_timeout_ms_ = 0;
+  bool open_timed_out_ = false;
   pending_ops ops_;
   WS_ERROR* op_error_ = nullptr;
   command start_cmd_;
@@ -171,9 +203,12 @@ class channel {
   channel* pend_prev_ = nullptr;
   channel* pend_next_ = nullptr;
   channel* cancel_next_ = nullptr;
+  channel* steal_next_ = nullptr;
   bool pending_ = false;
   bool started_ = false;
   bool cancel_sent_ = false;
+  bool aborted_ = false;  // the accept was aborted (not just stolen)
+  bool stolen_ = false;   // its backend accept is being cancelled for a ready handshake
 };
 
 class listener {
@@ -212,6 +247,32 @@ class listener {
   HRESULT bind_url(const WS_STRING& url, int& fd, WS_ERROR* error) noexcept;
   void accept_done(channel& ch, int res) noexcept;
   void start_pending(channel& ch) noexcept;
+  // The pending accept ch ends well: its channel has result_fd_.
+  void accept_succeeded(channel& ch) noexcept;
+  // The pending accept ch gave its connection away: it waits for the next one.
+  void accept_again(channel& ch) noexcept;
+  void maybe_finish_close_locked() noexcept;
+
+  // ---- net.tcp handshakes (core/listener_handshake.cpp) ----
+  nettcp::preamble_policy policy_for(const channel& ch) const noexcept;
+  // A connection ch's accept just took (any thread; on_loop: the loop thread). True:
+  // its preamble was read and acked, ch.result_fd_ holds it. False: ch's accept waits
+  // for another connection; this one was refused, or reads on as a handshake.
+  bool take_connection(channel& ch, int fd, bool on_loop) noexcept;
+  void defer_handshake(int fd, std::span<const std::uint8_t> seen, const channel& ch, bool on_loop) noexcept;
+  // Checks the channel's encoding, writes Preamble Ack, gives ch the connection.
+  bool deliver(channel& ch, int fd, const nettcp::preamble_parser& p, std::vector<std::uint8_t>& after) noexcept;
+  void start_handshake(handshake& h) noexcept;
+  static void run_start_handshake(command& c) noexcept;
+  static void on_handshake_readable(platform::io_op& op, int res) noexcept;
+  static void on_handshake_expired(timer& t) noexcept;
+  void handshake_ready(handshake& h) noexcept;
+  bool hand_over(channel& ch, handshake& h) noexcept;
+  void end_handshake(handshake& h) noexcept;
+  // Cancels the backend accepts of as many pending channels as handshakes are ready, so
+  // that those channels take them (start_pending) instead of waiting for new clients.
+  void steal_for_ready() noexcept;
+  void cancel_handshakes() noexcept;
   void link_pending(channel& ch) noexcept;
   void unlink_pending(channel& ch) noexcept;
   void request_cancel_all_locked() noexcept;
@@ -234,8 +295,7 @@ class listener {
   std::mutex mu_;
   WS_LISTENER_STATE state_ = WS_LISTENER_STATE_CREATED;
   platform::listener_slot slot_;
-  channel* pending_head_ = nullptr;  // accepts handed to the loop, FIFO
-  channel* pending_tail_ = nullptr;
+  intrusive_list<channel, &channel::pend_prev_, &channel::pend_next_> pending_;  // accepts handed to the loop
   std::uint32_t inflight_ = 0;  // accepts started and not yet reported to their caller
   pending_ops ops_;             // the accepts in flight, a close, an open
   bool loop_knows_slot_ = false;
@@ -247,6 +307,17 @@ class listener {
   command finish_close_cmd_;
   completion close_done_;
   WS_ERROR* close_error_ = nullptr;
+
+  // net.tcp: the URL a client's Via is matched against (port filled in when it was 0),
+  // and whether the kernel holds back connections until they send (accept_when_data).
+  parsed_url url_;
+  bool defer_accept_ = false;
+  // Handshakes (loop thread), and the ready ones in arrival order; their counts under mu_.
+  intrusive_list<handshake, &handshake::prev, &handshake::next> handshakes_;
+  intrusive_list<handshake, &handshake::ready_prev, &handshake::ready_next> ready_;
+  std::uint32_t handshake_count_ = 0;
+  std::uint32_t ready_count_ = 0;
+  std::uint32_t stealing_ = 0;  // steals whose accept has not completed yet
 };
 
 // Names for error strings: "OPEN", "FAULTED", ...

@@ -8,6 +8,12 @@ namespace openwws::core {
 
 std::u16string utf8_to_utf16(std::string_view in) {
   std::u16string out;
+  utf8_to_utf16(in, out);
+  return out;
+}
+
+void utf8_to_utf16(std::string_view in, std::u16string& out) {
+  out.clear();
   out.reserve(in.size());
   for (std::size_t i = 0; i < in.size();) {
     auto b = static_cast<unsigned char>(in[i]);
@@ -51,7 +57,6 @@ std::u16string utf8_to_utf16(std::string_view in) {
     }
     i += len;
   }
-  return out;
 }
 
 std::string utf16_to_utf8(std::u16string_view in) {

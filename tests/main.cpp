@@ -101,7 +101,7 @@ class uv_host {
               WsGetListenerProperty(l, OPENWWS_LISTENER_PROPERTY_LOCAL_PORT, &port, sizeof port, nullptr) == S_OK &&
               WsCreateChannelForListener(l, nullptr, 0, &ch, nullptr) == S_OK &&
               WsAcceptChannel(l, ch, &ctx, nullptr) == WS_S_ASYNC;
-    int client = ok ? openwws::test::raw_connect(port) : -1;
+    int client = ok ? openwws::test::nettcp_connect(port) : -1;
     ok = ok && client >= 0 && openwws::test::wait_until([&] { return seen.calls.load() == 1; });
     ok = ok && seen.model.load() == WS_SHORT_CALLBACK && seen.on_host.load();
     if (client >= 0) openwws::test::close_rst(client);

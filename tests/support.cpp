@@ -6,19 +6,45 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 
 namespace openwws::test {
+
+namespace {
+
+// Server channels open_with_accept made for itself: they stay OPEN (a closed server end
+// would turn the client's next send into a reset) until the test's fd_guard ends.
+std::mutex parked_mu;
+std::vector<WS_CHANNEL*> parked;
+
+void free_parked() {
+  std::vector<WS_CHANNEL*> mine;
+  {
+    std::lock_guard lock(parked_mu);
+    mine.swap(parked);
+  }
+  for (WS_CHANNEL* c : mine) {
+    WsAbortChannel(c, nullptr);
+    WsCloseChannel(c, nullptr, nullptr);
+    WsFreeChannel(c);
+  }
+}
+
+}  // namespace
 
 fd_guard::fd_guard() : before(platform::open_descriptor_count()) {}
 
 fd_guard::~fd_guard() {
+  free_parked();
   // Sockets a test closed with FIN may take a moment to leave the table of a
   // runtime thread still winding down; descriptors never linger once close returned.
   int after = platform::open_descriptor_count();
@@ -159,11 +185,89 @@ int raw_connect(USHORT port, bool v6) {
 
 void close_rst(int fd) { platform::close_with_reset(fd); }
 
-WS_CHANNEL* client_channel(const std::string& host, USHORT port, HRESULT* hr_out) {
+std::vector<std::uint8_t> nettcp_preamble(const std::string& via) {
+  std::vector<std::uint8_t> out{0x00, 0x01, 0x00, 0x01, 0x02, 0x02};
+  std::size_t n = via.size();
+  do {
+    std::uint8_t b = n & 0x7F;
+    n >>= 7;
+    out.push_back(static_cast<std::uint8_t>(n ? b | 0x80 : b));
+  } while (n);
+  out.insert(out.end(), via.begin(), via.end());
+  out.insert(out.end(), {0x03, 0x08, 0x0C});
+  return out;
+}
+
+std::string loopback_url(USHORT port, bool v6, const std::string& path) {
+  return std::string("net.tcp://") + (v6 ? "[::1]" : "127.0.0.1") + ":" + std::to_string(port) + "/" + path;
+}
+
+int nettcp_connect_via(USHORT port, const std::string& via, bool v6) {
+  int fd = raw_connect(port, v6);
+  if (fd < 0) return -1;
+  std::vector<std::uint8_t> p = nettcp_preamble(via);
+  if (send_nosignal(fd, p.data(), p.size()) != static_cast<long>(p.size())) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+int nettcp_connect(USHORT port, bool v6, const std::string& path) {
+  return nettcp_connect_via(port, loopback_url(port, v6, path), v6);
+}
+
+std::vector<std::uint8_t> read_answer(int fd, std::chrono::milliseconds timeout) {
+  std::vector<std::uint8_t> got;
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    int wait_ms = got.empty() ? static_cast<int>(std::max<long long>(left.count(), 0)) : 200;
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, wait_ms) <= 0) return got;
+    std::uint8_t buf[512];
+    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) return got;
+    got.insert(got.end(), buf, buf + n);
+  }
+}
+
+HRESULT open_with_accept(WS_LISTENER* l, WS_CHANNEL* server, WS_CHANNEL* client, const std::string& url,
+                         WS_ERROR* error) {
+  WS_CHANNEL* own = server ? nullptr : channel_for(l);
+  callback_probe accepted;
+  WS_ASYNC_CONTEXT ctx = accepted.ctx();
+  HRESULT started = WsAcceptChannel(l, server ? server : own, &ctx, nullptr);
+  auto text = u16(url);
+  WS_ENDPOINT_ADDRESS ea{};
+  ea.url = ws(text);
+  HRESULT hr = WsOpenChannel(client, &ea, nullptr, error);
+  if (FAILED(hr)) WsAbortChannel(server ? server : own, nullptr);  // no client came: the accept ends
+  HRESULT accept_hr = accepted.outcome(started);
+  if (SUCCEEDED(hr)) CHECK(accept_hr == S_OK);
+  if (own) {
+    std::lock_guard lock(parked_mu);
+    parked.push_back(own);
+  }
+  return hr;
+}
+
+WS_CHANNEL* client_channel_accepted(WS_LISTENER* l, WS_CHANNEL* server, const std::string& host, USHORT port,
+                                    const std::string& path) {
   WS_CHANNEL* c = nullptr;
   REQUIRE(WsCreateChannel(WS_CHANNEL_TYPE_DUPLEX_SESSION, WS_TCP_CHANNEL_BINDING, nullptr, 0, nullptr, &c, nullptr) ==
           S_OK);
-  auto url = u16("net.tcp://" + host + ":" + std::to_string(port) + "/");
+  error_object err;
+  HRESULT hr = open_with_accept(l, server, c, "net.tcp://" + host + ":" + std::to_string(port) + "/" + path, err);
+  REQUIRE_MESSAGE(hr == S_OK, err.text());
+  return c;
+}
+
+WS_CHANNEL* client_channel(const std::string& host, USHORT port, HRESULT* hr_out, const std::string& path) {
+  WS_CHANNEL* c = nullptr;
+  REQUIRE(WsCreateChannel(WS_CHANNEL_TYPE_DUPLEX_SESSION, WS_TCP_CHANNEL_BINDING, nullptr, 0, nullptr, &c, nullptr) ==
+          S_OK);
+  auto url = u16("net.tcp://" + host + ":" + std::to_string(port) + "/" + path);
   WS_ENDPOINT_ADDRESS ea{};
   ea.url = ws(url);
   HRESULT hr = WsOpenChannel(c, &ea, nullptr, nullptr);

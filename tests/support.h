@@ -12,6 +12,7 @@
 #include <functional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <sys/types.h>
 
@@ -65,8 +66,33 @@ int raw_connect(USHORT port, bool v6 = false);
 // Closes with SO_LINGER {1,0}, so the peer sees RST and no TIME_WAIT remains.
 void close_rst(int fd);
 
-// A client channel through the public API, opened to net.tcp://host:port/.
-WS_CHANNEL* client_channel(const std::string& host, USHORT port, HRESULT* hr = nullptr);
+// The preamble a net.tcp client sends first ([MC-NMF]): Version 1.0, Mode duplex, the
+// Via, Known Encoding binary with session dictionary (0x08), Preamble End.
+std::vector<std::uint8_t> nettcp_preamble(const std::string& via);
+// "net.tcp://127.0.0.1:port/" ("[::1]" if v6) with path appended after the '/'.
+std::string loopback_url(USHORT port, bool v6 = false, const std::string& path = "");
+// raw_connect, then the preamble with Via loopback_url(port, v6, path): a client that an
+// openwws listener on 127.0.0.1 or [::1] (or '+') with that path accepts. -1 on failure.
+int nettcp_connect(USHORT port, bool v6 = false, const std::string& path = "");
+// raw_connect, then the preamble with the given Via.
+int nettcp_connect_via(USHORT port, const std::string& via, bool v6 = false);
+// Reads what the listener answered a preamble, waiting up to timeout: the record bytes
+// until the peer's FIN or a pause of 200 ms (0x0B alone is Preamble Ack; 0x08... a
+// Fault record); empty on timeout.
+std::vector<std::uint8_t> read_answer(int fd, std::chrono::milliseconds timeout = std::chrono::seconds(5));
+
+// A client channel through the public API, opened to net.tcp://host:port/path. Its
+// open waits for the listener's Preamble Ack, which an accept sends: see
+// client_channel_accepted.
+WS_CHANNEL* client_channel(const std::string& host, USHORT port, HRESULT* hr = nullptr, const std::string& path = "");
+// An accept of server on l started asynchronously, then WsOpenChannel(client, url), then
+// the accept waited for: the open's result. server NULL: a channel of the helper's own
+// takes the accept and stays OPEN until the test's fd_guard ends.
+HRESULT open_with_accept(WS_LISTENER* l, WS_CHANNEL* server, WS_CHANNEL* client, const std::string& url,
+                         WS_ERROR* error = nullptr);
+// A new client channel opened that way to net.tcp://host:port/path: OPEN.
+WS_CHANNEL* client_channel_accepted(WS_LISTENER* l, WS_CHANNEL* server, const std::string& host, USHORT port,
+                                    const std::string& path = "");
 
 // Polls pred every millisecond for up to timeout; returns its last value.
 bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds timeout = std::chrono::seconds(10));

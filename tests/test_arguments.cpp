@@ -417,7 +417,7 @@ TEST_CASE_FIXTURE(fd_guard, "open_channel_bad_arguments_return_invalidarg") {
 TEST_CASE_FIXTURE(fd_guard, "close_channel_bad_arguments_return_invalidarg") {
   USHORT port = 0;
   WS_LISTENER* l = open_listener("net.tcp://127.0.0.1:0/", &port);
-  WS_CHANNEL* c = client_channel("127.0.0.1", port);
+  WS_CHANNEL* c = client_channel_accepted(l, nullptr, "127.0.0.1", port);
   error_object err;
   string_counter strings(err);
   CHECK(WsCloseChannel(nullptr, nullptr, err) == E_INVALIDARG);
@@ -509,7 +509,7 @@ TEST_CASE_FIXTURE(fd_guard, "set_channel_property_bad_arguments_return_invalidar
 TEST_CASE_FIXTURE(fd_guard, "shutdown_session_channel_bad_arguments_return_invalidarg") {
   USHORT port = 0;
   WS_LISTENER* l = open_listener("net.tcp://127.0.0.1:0/", &port);
-  WS_CHANNEL* c = client_channel("127.0.0.1", port);
+  WS_CHANNEL* c = client_channel_accepted(l, nullptr, "127.0.0.1", port);
   error_object err;
   string_counter strings(err);
   CHECK(WsShutdownSessionChannel(nullptr, nullptr, err) == E_INVALIDARG);

@@ -104,7 +104,7 @@ TEST_CASE_FIXTURE(fd_guard, "async_accept_that_completes_at_once_returns_result_
   USHORT port = 0;
   WS_LISTENER* l = open_listener(any_port, &port);
   WS_CHANNEL* ch = channel_for(l);
-  int fd = raw_connect(port);
+  int fd = nettcp_connect(port);
   REQUIRE(fd >= 0);
   callback_probe probe;
   WS_ASYNC_CONTEXT ctx = probe.ctx();
@@ -127,7 +127,7 @@ TEST_CASE_FIXTURE(fd_guard, "async_accept_pending_calls_back_once_on_another_thr
   WS_ASYNC_CONTEXT ctx = probe.ctx();
   REQUIRE(WsAcceptChannel(l, ch, &ctx, nullptr) == WS_S_ASYNC);
   CHECK(state_of(ch) == WS_CHANNEL_STATE_ACCEPTING);
-  int fd = raw_connect(port);
+  int fd = nettcp_connect(port);
   REQUIRE(probe.wait());
   std::this_thread::sleep_for(std::chrono::milliseconds(30));
   CHECK(probe.calls == 1);
@@ -151,7 +151,7 @@ TEST_CASE_FIXTURE(fd_guard, "short_callback_model_runs_callback_as_short") {
   callback_probe probe;
   WS_ASYNC_CONTEXT ctx = probe.ctx();
   REQUIRE(WsAcceptChannel(l, ch, &ctx, nullptr) == WS_S_ASYNC);
-  int fd = raw_connect(port);
+  int fd = nettcp_connect(port);
   REQUIRE(probe.wait());
   CHECK(probe.model.load() == WS_SHORT_CALLBACK);
   CHECK(probe.hr.load() == S_OK);
@@ -217,7 +217,7 @@ TEST_CASE_FIXTURE(fd_guard, "callbacks_may_call_back_into_the_library_for_both_m
     c.next();
     std::thread clients([&] {
       for (int i = 0; i < 20; ++i) {
-        int fd = raw_connect(port);
+        int fd = nettcp_connect(port);
         if (fd >= 0) close_rst(fd);
       }
     });
@@ -256,13 +256,13 @@ TEST_CASE_FIXTURE(fd_guard, "long_callback_that_blocks_does_not_delay_another_li
                             },
                             &st};
   REQUIRE(WsAcceptChannel(a, ca, &blocking, nullptr) == WS_S_ASYNC);
-  int fa = raw_connect(port_a);
+  int fa = nettcp_connect(port_a);
   REQUIRE(wait_until([&] { return a_called.load(); }));
   callback_probe probe;
   WS_ASYNC_CONTEXT ctx = probe.ctx();
   REQUIRE(WsAcceptChannel(b, cb, &ctx, nullptr) == WS_S_ASYNC);
   auto start = std::chrono::steady_clock::now();
-  int fb = raw_connect(port_b);
+  int fb = nettcp_connect(port_b);
   REQUIRE(probe.wait(std::chrono::seconds(2)));
   CHECK(std::chrono::steady_clock::now() - start < std::chrono::milliseconds(1000));
   CHECK(probe.hr.load() == S_OK);
@@ -324,7 +324,7 @@ TEST_CASE_FIXTURE(fd_guard, "each_connection_goes_to_exactly_one_pending_accept"
     set.start_all();
     REQUIRE(wait_until([&] { return set.all_accepting(); }));
     std::vector<int> clients;
-    for (int i = 0; i < 20; ++i) clients.push_back(raw_connect(port));
+    for (int i = 0; i < 20; ++i) clients.push_back(nettcp_connect(port));
     auto accepted = [&] {
       int n = 0;
       for (auto& s : set.slots) n += s->hr.load() == S_OK;
@@ -409,7 +409,7 @@ TEST_CASE_FIXTURE(fd_guard, "close_called_from_inside_an_accept_callback_complet
                          },
                          &st};
     REQUIRE(WsAcceptChannel(l, ch, &ctx, nullptr) == WS_S_ASYNC);
-    int fd = raw_connect(port);
+    int fd = nettcp_connect(port);
     REQUIRE(wait_until([&] { return st.close_hr.load() != S_FALSE; }));
     CHECK(wait_until([&] { return state_of(l) == WS_LISTENER_STATE_CLOSED; }));
     if (st.close_hr.load() == WS_S_ASYNC) REQUIRE(wait_until([&] { return st.close_callbacks.load() == 1; }));
@@ -436,7 +436,7 @@ TEST_CASE_FIXTURE(fd_guard, "accepts_racing_abort_and_close_under_load_complete_
     std::atomic<bool> stop{false};
     std::thread clients([&] {
       for (int i = 0; i < 5 && !stop; ++i) {
-        int fd = raw_connect(port);
+        int fd = nettcp_connect(port);
         if (fd < 0) break;
         close_rst(fd);
       }

@@ -74,6 +74,21 @@ struct test_listener {
   ~test_listener() { platform::close_fd(slot.fd); }
 };
 
+// A connected loopback pair: the server end non-blocking, as an accept gives it.
+struct tcp_pair {
+  test_listener l;
+  int client = raw_connect(l.port);
+  int server = platform::accept_socket(l.slot.fd, true);
+  tcp_pair() {
+    REQUIRE(client >= 0);
+    REQUIRE(server >= 0);
+  }
+  ~tcp_pair() {
+    platform::close_fd(server);
+    close_rst(client);
+  }
+};
+
 // Runs the loop until pred holds, for at most `limit`.
 template <typename Pred>
 bool run_until(platform::backend& b, Pred pred, std::chrono::milliseconds limit = 5s) {
@@ -349,6 +364,54 @@ TEST_CASE_FIXTURE(fd_guard, "cancel_of_a_pending_connect_gives_ecanceled_unless_
     platform::close_fd(op.fd);
     close_rst(first);
     b->remove_listener(l.slot);
+  }
+}
+
+TEST_CASE_FIXTURE(fd_guard, "readable_completes_once_with_zero_when_bytes_come_and_again_after_rearming") {
+  for (auto name : backends_to_check()) {
+    CAPTURE(std::string(name));
+    auto b = make(name);
+    tcp_pair pair;
+    int client = pair.client, server = pair.server;
+    counted_op op(platform::op_kind::readable);
+    op.fd = server;
+    b->start_readable(op);
+    settle(*b);
+    CHECK(op.calls == 0);  // nothing sent yet
+    REQUIRE(send_nosignal(client, "a", 1) == 1);
+    REQUIRE(run_until(*b, [&] { return op.calls > 0; }));
+    settle(*b);
+    CHECK(op.calls == 1);
+    CHECK(op.res == 0);
+    char c;
+    CHECK(platform::recv_some(server, &c, 1) == 1);
+    // Armed again: the peer's FIN makes it readable too.
+    b->start_readable(op);
+    ::shutdown(client, SHUT_WR);
+    REQUIRE(run_until(*b, [&] { return op.calls > 1; }));
+    settle(*b);
+    CHECK(op.calls == 2);
+    CHECK(op.res == 0);
+    CHECK(platform::recv_some(server, &c, 1) == 0);
+  }
+}
+
+TEST_CASE_FIXTURE(fd_guard, "cancel_of_a_pending_readable_gives_ecanceled_once") {
+  for (auto name : backends_to_check()) {
+    CAPTURE(std::string(name));
+    auto b = make(name);
+    tcp_pair pair;
+    int server = pair.server;
+    counted_op op(platform::op_kind::readable);
+    op.fd = server;
+    b->start_readable(op);
+    b->run_once(0);
+    b->cancel(op);
+    REQUIRE(run_until(*b, [&] { return op.calls > 0; }));
+    b->cancel(op);  // done already: nothing happens
+    settle(*b);
+    CHECK(op.calls == 1);
+    CHECK(op.res == -ECANCELED);
   }
 }
 

@@ -78,6 +78,19 @@ struct raw_server {
     if (::poll(&p, 1, 5000) != 1) return -1;
     return accept_blocking(fd);
   }
+  // On a thread: accepts one connection, reads its net.tcp preamble (up to Preamble
+  // End) and answers Preamble Ack, as a server does; the connection goes to peer.
+  std::thread ack_one(int& peer) const {
+    return std::thread([this, &peer] {
+      peer = accept_one();
+      if (peer < 0) return;
+      std::uint8_t b = 0;
+      while (b != 0x0C && ::recv(peer, &b, 1, 0) == 1) {
+      }
+      const std::uint8_t ack = 0x0B;
+      send_nosignal(peer, &ack, 1);
+    });
+  }
 };
 
 // Reads (and discards) until the peer's end of stream, for at most 5 s in all.
@@ -118,7 +131,7 @@ struct background_accept {
   // Ends the thread: if the accept still waits, a connection releases it.
   ~background_accept() {
     if (!finished(5s)) {
-      int fd = raw_connect(port, false);
+      int fd = nettcp_connect(port, false);
       finished(5s);
       if (fd >= 0) close_rst(fd);
     }
@@ -134,11 +147,8 @@ struct connected_pair {
   USHORT port = 0;
   connected_pair() {
     l = open_listener("net.tcp://127.0.0.1:0/", &port);
-    client = client_channel("127.0.0.1", port);
     server = channel_for(l);
-    error_object err;
-    HRESULT hr = WsAcceptChannel(l, server, nullptr, err);
-    REQUIRE_MESSAGE(hr == S_OK, err.text());
+    client = client_channel_accepted(l, server, "127.0.0.1", port);
   }
   ~connected_pair() {
     WsCloseChannel(client, nullptr, nullptr);
@@ -162,7 +172,7 @@ TEST_CASE_FIXTURE(fd_guard, "open_channel_to_open_listener_is_open") {
   WS_CHANNEL* c = tcp_channel();
   CHECK(state_of(c) == WS_CHANNEL_STATE_CREATED);
   error_object err;
-  CHECK_MESSAGE(open_to(c, tcp_url(port), err) == S_OK, err.text());
+  CHECK_MESSAGE(open_with_accept(l, nullptr, c, tcp_url(port), err) == S_OK, err.text());
   CHECK(state_of(c) == WS_CHANNEL_STATE_OPEN);
   close_and_free(c);
   close_and_free(l);
@@ -171,10 +181,8 @@ TEST_CASE_FIXTURE(fd_guard, "open_channel_to_open_listener_is_open") {
 TEST_CASE_FIXTURE(fd_guard, "accept_channel_with_connected_client_is_open") {
   USHORT port = 0;
   WS_LISTENER* l = open_listener("net.tcp://127.0.0.1:0/", &port);
-  WS_CHANNEL* client = client_channel("127.0.0.1", port);
   WS_CHANNEL* server = channel_for(l);
-  error_object err;
-  CHECK_MESSAGE(WsAcceptChannel(l, server, nullptr, err) == S_OK, err.text());
+  WS_CHANNEL* client = client_channel_accepted(l, server, "127.0.0.1", port);
   CHECK(state_of(server) == WS_CHANNEL_STATE_OPEN);
   CHECK(state_of(l) == WS_LISTENER_STATE_OPEN);
   close_and_free(server);
@@ -185,7 +193,7 @@ TEST_CASE_FIXTURE(fd_guard, "accept_channel_with_connected_client_is_open") {
 TEST_CASE_FIXTURE(fd_guard, "open_channel_twice_returns_invalid_operation") {
   USHORT port = 0;
   WS_LISTENER* l = open_listener("net.tcp://127.0.0.1:0/", &port);
-  WS_CHANNEL* c = client_channel("127.0.0.1", port);
+  WS_CHANNEL* c = client_channel_accepted(l, nullptr, "127.0.0.1", port);
   error_object err;
   CHECK(open_to(c, tcp_url(port), err) == WS_E_INVALID_OPERATION);
   CHECK(err.count() >= 1);
@@ -212,7 +220,7 @@ TEST_CASE_FIXTURE(fd_guard, "open_channel_after_failed_open_opens_again") {
   USHORT port = 0;
   WS_LISTENER* l = open_listener("net.tcp://127.0.0.1:0/", &port);
   error_object err;
-  CHECK_MESSAGE(open_to(c, tcp_url(port), err) == S_OK, err.text());
+  CHECK_MESSAGE(open_with_accept(l, nullptr, c, tcp_url(port), err) == S_OK, err.text());
   CHECK(state_of(c) == WS_CHANNEL_STATE_OPEN);
   close_and_free(c);
   close_and_free(l);
@@ -239,7 +247,7 @@ TEST_CASE_FIXTURE(fd_guard, "open_channel_unparseable_url_returns_invalid_format
 TEST_CASE_FIXTURE(fd_guard, "open_channel_closed_or_faulted_returns_invalid_operation") {
   USHORT port = 0;
   WS_LISTENER* l = open_listener("net.tcp://127.0.0.1:0/", &port);
-  WS_CHANNEL* faulted = client_channel("127.0.0.1", port);
+  WS_CHANNEL* faulted = client_channel_accepted(l, nullptr, "127.0.0.1", port);
   REQUIRE(WsAbortChannel(faulted, nullptr) == S_OK);
   error_object err;
   CHECK(open_to(faulted, tcp_url(port), err) == WS_E_INVALID_OPERATION);
@@ -258,7 +266,7 @@ TEST_CASE_FIXTURE(fd_guard, "abort_channel_opening_aborts_the_open_and_returns_t
   // A server whose queue (backlog 0) is already full: the kernel drops the next
   // SYN, so the client's connect stays in progress and the channel in OPENING.
   raw_server full(true, 0);
-  int first = raw_connect(full.port, false);
+  int first = nettcp_connect(full.port, false);
   REQUIRE(first >= 0);
   WS_CHANNEL* c = tcp_channel();
   std::atomic<bool> done{false};
@@ -302,7 +310,7 @@ TEST_CASE_FIXTURE(fd_guard, "close_channel_created_returns_ok_and_is_closed") {
 TEST_CASE_FIXTURE(fd_guard, "close_channel_twice_returns_ok") {
   USHORT port = 0;
   WS_LISTENER* l = open_listener("net.tcp://127.0.0.1:0/", &port);
-  WS_CHANNEL* c = client_channel("127.0.0.1", port);
+  WS_CHANNEL* c = client_channel_accepted(l, nullptr, "127.0.0.1", port);
   CHECK(WsCloseChannel(c, nullptr, nullptr) == S_OK);
   CHECK(state_of(c) == WS_CHANNEL_STATE_CLOSED);
   CHECK(WsCloseChannel(c, nullptr, nullptr) == S_OK);
@@ -314,7 +322,7 @@ TEST_CASE_FIXTURE(fd_guard, "close_channel_twice_returns_ok") {
 TEST_CASE_FIXTURE(fd_guard, "close_channel_faulted_returns_ok") {
   USHORT port = 0;
   WS_LISTENER* l = open_listener("net.tcp://127.0.0.1:0/", &port);
-  WS_CHANNEL* c = client_channel("127.0.0.1", port);
+  WS_CHANNEL* c = client_channel_accepted(l, nullptr, "127.0.0.1", port);
   REQUIRE(WsAbortChannel(c, nullptr) == S_OK);
   REQUIRE(state_of(c) == WS_CHANNEL_STATE_FAULTED);
   CHECK(WsCloseChannel(c, nullptr, nullptr) == S_OK);
@@ -327,8 +335,10 @@ TEST_CASE_FIXTURE(fd_guard, "close_channel_open_session_peer_reads_eof") {
   // Closing an OPEN session channel implies a session shutdown.
   raw_server server(true);
   WS_CHANNEL* c = tcp_channel();
+  int peer = -1;
+  std::thread acker = server.ack_one(peer);
   REQUIRE(open_to(c, tcp_url(server.port)) == S_OK);
-  int peer = server.accept_one();
+  acker.join();
   REQUIRE(peer >= 0);
   CHECK(WsCloseChannel(c, nullptr, nullptr) == S_OK);
   CHECK(reads_eof(peer));
@@ -341,7 +351,7 @@ TEST_CASE_FIXTURE(fd_guard, "close_channel_open_session_peer_reads_eof") {
 TEST_CASE_FIXTURE(fd_guard, "abort_channel_open_moves_to_faulted") {
   USHORT port = 0;
   WS_LISTENER* l = open_listener("net.tcp://127.0.0.1:0/", &port);
-  WS_CHANNEL* c = client_channel("127.0.0.1", port);
+  WS_CHANNEL* c = client_channel_accepted(l, nullptr, "127.0.0.1", port);
   CHECK(WsAbortChannel(c, nullptr) == S_OK);
   CHECK(state_of(c) == WS_CHANNEL_STATE_FAULTED);
   CHECK(WsAbortChannel(c, nullptr) == S_OK);  // FAULTED -> FAULTED
@@ -365,7 +375,7 @@ TEST_CASE_FIXTURE(fd_guard, "abort_channel_created_or_closed_keeps_state") {
 TEST_CASE_FIXTURE(fd_guard, "reset_channel_open_returns_invalid_operation") {
   USHORT port = 0;
   WS_LISTENER* l = open_listener("net.tcp://127.0.0.1:0/", &port);
-  WS_CHANNEL* c = client_channel("127.0.0.1", port);
+  WS_CHANNEL* c = client_channel_accepted(l, nullptr, "127.0.0.1", port);
   error_object err;
   CHECK(WsResetChannel(c, err) == WS_E_INVALID_OPERATION);
   CHECK(err.count() >= 1);
@@ -377,7 +387,7 @@ TEST_CASE_FIXTURE(fd_guard, "reset_channel_open_returns_invalid_operation") {
 TEST_CASE_FIXTURE(fd_guard, "reset_channel_faulted_returns_invalid_operation") {
   USHORT port = 0;
   WS_LISTENER* l = open_listener("net.tcp://127.0.0.1:0/", &port);
-  WS_CHANNEL* c = client_channel("127.0.0.1", port);
+  WS_CHANNEL* c = client_channel_accepted(l, nullptr, "127.0.0.1", port);
   REQUIRE(WsAbortChannel(c, nullptr) == S_OK);
   error_object err;
   CHECK(WsResetChannel(c, err) == WS_E_INVALID_OPERATION);
@@ -404,7 +414,7 @@ TEST_CASE_FIXTURE(fd_guard, "reset_channel_after_close_is_created_and_keeps_prop
           S_OK);
   ULONG resolve = 5000;
   REQUIRE(WsSetChannelProperty(c, WS_CHANNEL_PROPERTY_RESOLVE_TIMEOUT, &resolve, sizeof resolve, nullptr) == S_OK);
-  REQUIRE(open_to(c, tcp_url(port)) == S_OK);
+  REQUIRE(open_with_accept(l, nullptr, c, tcp_url(port)) == S_OK);
   REQUIRE(WsCloseChannel(c, nullptr, nullptr) == S_OK);
   CHECK(WsResetChannel(c, nullptr) == S_OK);
   CHECK(state_of(c) == WS_CHANNEL_STATE_CREATED);
@@ -423,11 +433,11 @@ TEST_CASE_FIXTURE(fd_guard, "reset_channel_after_close_is_created_and_keeps_prop
 TEST_CASE_FIXTURE(fd_guard, "reset_channel_after_close_opens_again") {
   USHORT port = 0;
   WS_LISTENER* l = open_listener("net.tcp://127.0.0.1:0/", &port);
-  WS_CHANNEL* c = client_channel("127.0.0.1", port);
+  WS_CHANNEL* c = client_channel_accepted(l, nullptr, "127.0.0.1", port);
   REQUIRE(WsCloseChannel(c, nullptr, nullptr) == S_OK);
   REQUIRE(WsResetChannel(c, nullptr) == S_OK);
   error_object err;
-  CHECK_MESSAGE(open_to(c, tcp_url(port), err) == S_OK, err.text());
+  CHECK_MESSAGE(open_with_accept(l, nullptr, c, tcp_url(port), err) == S_OK, err.text());
   CHECK(state_of(c) == WS_CHANNEL_STATE_OPEN);
   close_and_free(c);
   close_and_free(l);
@@ -439,7 +449,7 @@ TEST_CASE_FIXTURE(fd_guard, "accepted_channel_reset_after_close_accepts_again") 
   WS_CHANNEL* server = channel_for(l);
   for (int round = 0; round < 3; ++round) {
     CAPTURE(round);
-    int fd = raw_connect(port, false);
+    int fd = nettcp_connect(port, false);
     REQUIRE(fd >= 0);
     error_object err;
     CHECK_MESSAGE(WsAcceptChannel(l, server, nullptr, err) == S_OK, err.text());
@@ -476,7 +486,7 @@ TEST_CASE_FIXTURE(fd_guard, "shutdown_session_udp_channel_returns_invalid_operat
 TEST_CASE_FIXTURE(fd_guard, "shutdown_session_open_succeeds_and_sets_is_session_shut_down") {
   USHORT port = 0;
   WS_LISTENER* l = open_listener("net.tcp://127.0.0.1:0/", &port);
-  WS_CHANNEL* c = client_channel("127.0.0.1", port);
+  WS_CHANNEL* c = client_channel_accepted(l, nullptr, "127.0.0.1", port);
   CHECK(is_shut_down(c) == FALSE);
   error_object err;
   CHECK_MESSAGE(WsShutdownSessionChannel(c, nullptr, err) == S_OK, err.text());
@@ -489,7 +499,7 @@ TEST_CASE_FIXTURE(fd_guard, "shutdown_session_open_succeeds_and_sets_is_session_
 TEST_CASE_FIXTURE(fd_guard, "shutdown_session_twice_returns_invalid_operation") {
   USHORT port = 0;
   WS_LISTENER* l = open_listener("net.tcp://127.0.0.1:0/", &port);
-  WS_CHANNEL* c = client_channel("127.0.0.1", port);
+  WS_CHANNEL* c = client_channel_accepted(l, nullptr, "127.0.0.1", port);
   REQUIRE(WsShutdownSessionChannel(c, nullptr, nullptr) == S_OK);
   error_object err;
   CHECK(WsShutdownSessionChannel(c, nullptr, err) == WS_E_INVALID_OPERATION);
@@ -502,7 +512,7 @@ TEST_CASE_FIXTURE(fd_guard, "shutdown_session_twice_returns_invalid_operation") 
 TEST_CASE_FIXTURE(fd_guard, "shutdown_session_faulted_returns_object_faulted") {
   USHORT port = 0;
   WS_LISTENER* l = open_listener("net.tcp://127.0.0.1:0/", &port);
-  WS_CHANNEL* c = client_channel("127.0.0.1", port);
+  WS_CHANNEL* c = client_channel_accepted(l, nullptr, "127.0.0.1", port);
   REQUIRE(WsAbortChannel(c, nullptr) == S_OK);
   error_object err;
   CHECK(WsShutdownSessionChannel(c, nullptr, err) == WS_E_OBJECT_FAULTED);
@@ -515,8 +525,10 @@ TEST_CASE_FIXTURE(fd_guard, "shutdown_session_faulted_returns_object_faulted") {
 TEST_CASE_FIXTURE(fd_guard, "shutdown_session_client_peer_reads_eof") {
   raw_server server(true);
   WS_CHANNEL* c = tcp_channel();
+  int peer = -1;
+  std::thread acker = server.ack_one(peer);
   REQUIRE(open_to(c, tcp_url(server.port)) == S_OK);
-  int peer = server.accept_one();
+  acker.join();
   REQUIRE(peer >= 0);
   REQUIRE(WsShutdownSessionChannel(c, nullptr, nullptr) == S_OK);
   CHECK(reads_eof(peer));
@@ -527,7 +539,7 @@ TEST_CASE_FIXTURE(fd_guard, "shutdown_session_client_peer_reads_eof") {
 TEST_CASE_FIXTURE(fd_guard, "shutdown_session_accepted_channel_peer_reads_eof") {
   USHORT port = 0;
   WS_LISTENER* l = open_listener("net.tcp://127.0.0.1:0/", &port);
-  int client = raw_connect(port, false);
+  int client = nettcp_connect(port, false);
   REQUIRE(client >= 0);
   WS_CHANNEL* server = channel_for(l);
   REQUIRE(WsAcceptChannel(l, server, nullptr, nullptr) == S_OK);
@@ -542,7 +554,7 @@ TEST_CASE_FIXTURE(fd_guard, "shutdown_session_accepted_channel_peer_reads_eof") 
 
 TEST_CASE_FIXTURE(fd_guard, "accept_channel_into_open_channel_returns_invalid_operation") {
   connected_pair pair;
-  int extra = raw_connect(pair.port, false);  // a connection that must not be taken
+  int extra = nettcp_connect(pair.port, false);  // a connection that must not be taken
   REQUIRE(extra >= 0);
   error_object err;
   CHECK(WsAcceptChannel(pair.l, pair.server, nullptr, err) == WS_E_INVALID_OPERATION);
@@ -560,7 +572,7 @@ TEST_CASE_FIXTURE(fd_guard, "accept_channel_into_closed_channel_returns_invalid_
   WS_LISTENER* l = open_listener("net.tcp://127.0.0.1:0/", &port);
   WS_CHANNEL* c = channel_for(l);
   REQUIRE(WsCloseChannel(c, nullptr, nullptr) == S_OK);
-  int fd = raw_connect(port, false);
+  int fd = nettcp_connect(port, false);
   REQUIRE(fd >= 0);
   error_object err;
   CHECK(WsAcceptChannel(l, c, nullptr, err) == WS_E_INVALID_OPERATION);
@@ -587,7 +599,7 @@ TEST_CASE_FIXTURE(fd_guard, "abort_channel_accepting_aborts_the_accept_and_retur
   CHECK(state_of(c) == WS_CHANNEL_STATE_CREATED);
   CHECK(state_of(l) == WS_LISTENER_STATE_OPEN);
   // A later accept into the same channel works.
-  int fd = raw_connect(port, false);
+  int fd = nettcp_connect(port, false);
   REQUIRE(fd >= 0);
   error_object err;
   CHECK_MESSAGE(WsAcceptChannel(l, c, nullptr, err) == S_OK, err.text());
@@ -652,9 +664,12 @@ TEST_CASE_FIXTURE(fd_guard, "open_channel_async_calls_back_exactly_once_iff_asyn
   std::fill(text.begin(), text.end(), u'#');
   ctx = WS_ASYNC_CONTEXT{};
   CHECK((hr == S_OK || hr == WS_S_ASYNC));
+  WS_CHANNEL* server = channel_for(l);  // its accept answers the preamble: the open ends
+  CHECK(WsAcceptChannel(l, server, nullptr, nullptr) == S_OK);
   CHECK(probe.outcome(hr) == S_OK);
   CHECK(state_of(c) == WS_CHANNEL_STATE_OPEN);
   close_and_free(c);
+  close_and_free(server);
   close_and_free(l);
 }
 
@@ -677,7 +692,7 @@ TEST_CASE_FIXTURE(fd_guard, "open_channel_async_refused_reports_endpoint_not_fou
 TEST_CASE_FIXTURE(fd_guard, "close_channel_async_calls_back_exactly_once_iff_async") {
   USHORT port = 0;
   WS_LISTENER* l = open_listener("net.tcp://127.0.0.1:0/", &port);
-  WS_CHANNEL* c = client_channel("127.0.0.1", port);
+  WS_CHANNEL* c = client_channel_accepted(l, nullptr, "127.0.0.1", port);
   callback_probe probe;
   WS_ASYNC_CONTEXT ctx = probe.ctx();
   HRESULT hr = WsCloseChannel(c, &ctx, nullptr);
@@ -691,7 +706,7 @@ TEST_CASE_FIXTURE(fd_guard, "close_channel_async_calls_back_exactly_once_iff_asy
 TEST_CASE_FIXTURE(fd_guard, "shutdown_session_async_calls_back_exactly_once_iff_async") {
   USHORT port = 0;
   WS_LISTENER* l = open_listener("net.tcp://127.0.0.1:0/", &port);
-  WS_CHANNEL* c = client_channel("127.0.0.1", port);
+  WS_CHANNEL* c = client_channel_accepted(l, nullptr, "127.0.0.1", port);
   callback_probe probe;
   WS_ASYNC_CONTEXT ctx = probe.ctx();
   HRESULT hr = WsShutdownSessionChannel(c, &ctx, nullptr);
@@ -707,7 +722,7 @@ TEST_CASE_FIXTURE(fd_guard, "shutdown_session_async_calls_back_exactly_once_iff_
 TEST_CASE_FIXTURE(fd_guard, "remote_ip_address_of_accepted_channel_is_ipv4_loopback") {
   USHORT port = 0;
   WS_LISTENER* l = open_listener("net.tcp://127.0.0.1:0/", &port);
-  int client = raw_connect(port, false);
+  int client = nettcp_connect(port, false);
   REQUIRE(client >= 0);
   sockaddr_in local{};
   socklen_t len = sizeof local;

@@ -168,7 +168,7 @@ TEST_CASE("callbacks_run_on_the_host_thread_as_short_and_sync_calls_there_are_re
     probe.host_id = h.id;
     WS_ASYNC_CONTEXT ctx = probe.ctx();
     REQUIRE(WsAcceptChannel(l, ch, &ctx, nullptr) == WS_S_ASYNC);
-    int client = raw_connect(port);
+    int client = nettcp_connect(port);
     REQUIRE(client >= 0);
     REQUIRE(wait_until([&] { return probe.calls.load() == 1; }, 5s));
     CHECK(probe.hr.load() == S_OK);
@@ -196,7 +196,7 @@ TEST_CASE("callbacks_run_on_the_host_thread_as_short_and_sync_calls_there_are_re
                                 },
                                 &r};
     REQUIRE(WsAcceptChannel(l, trigger, &refuse_ctx, nullptr) == WS_S_ASYNC);
-    client = raw_connect(port);
+    client = nettcp_connect(port);
     REQUIRE(wait_until([&] { return r.hr.load() != S_FALSE; }, 5s));
     CHECK(r.hr.load() == WS_E_INVALID_OPERATION);
     CHECK(r.text.find("host") != std::string::npos);
@@ -206,7 +206,7 @@ TEST_CASE("callbacks_run_on_the_host_thread_as_short_and_sync_calls_there_are_re
     client = -1;
     std::thread connector([&] {
       std::this_thread::sleep_for(20ms);
-      client = raw_connect(port);
+      client = nettcp_connect(port);
     });
     CHECK(WsAcceptChannel(l, ch, nullptr, nullptr) == S_OK);
     connector.join();
@@ -257,7 +257,7 @@ TEST_CASE("close_and_free_from_callbacks_on_the_host_thread") {
                                 },
                                 &c};
     REQUIRE(WsAcceptChannel(l, ch, &accept_ctx, nullptr) == WS_S_ASYNC);
-    int client = raw_connect(port);
+    int client = nettcp_connect(port);
     REQUIRE(wait_until([&] { return c.freed.load(); }, 5s));
     HRESULT returned = c.close_returned.load();
     CHECK((returned == S_OK || returned == WS_S_ASYNC));
@@ -282,7 +282,7 @@ TEST_CASE("listeners_on_two_host_loops_call_back_on_their_own_threads") {
     WS_ASYNC_CONTEXT xa = pa.ctx(), xb = pb.ctx();
     REQUIRE(WsAcceptChannel(la, ca, &xa, nullptr) == WS_S_ASYNC);
     REQUIRE(WsAcceptChannel(lb, cb, &xb, nullptr) == WS_S_ASYNC);
-    int c1 = raw_connect(port_a), c2 = raw_connect(port_b);
+    int c1 = nettcp_connect(port_a), c2 = nettcp_connect(port_b);
     REQUIRE(wait_until([&] { return pa.calls.load() == 1 && pb.calls.load() == 1; }, 5s));
     CHECK(pa.on_host.load());
     CHECK(pb.on_host.load());
@@ -348,12 +348,16 @@ TEST_CASE("a_client_channel_connects_on_a_host_loop") {
     WS_ASYNC_CONTEXT ctx = probe.ctx();
     HRESULT hr = WsOpenChannel(client, &address, &ctx, nullptr);
     CHECK((hr == S_OK || hr == WS_S_ASYNC));
+    WS_CHANNEL* server = channel_for(l);  // its accept answers the client's preamble
+    CHECK(WsAcceptChannel(l, server, nullptr, nullptr) == S_OK);
     if (hr == WS_S_ASYNC) {
       REQUIRE(wait_until([&] { return probe.calls.load() == 1; }, 5s));
       CHECK(probe.hr.load() == S_OK);
       CHECK(probe.on_host.load());
     }
     CHECK(state_of(client) == WS_CHANNEL_STATE_OPEN);
+    CHECK(WsCloseChannel(server, nullptr, nullptr) == S_OK);
+    WsFreeChannel(server);
     CHECK(WsCloseChannel(client, nullptr, nullptr) == S_OK);
     WsFreeChannel(client);
     CHECK(WsCloseListener(l, nullptr, nullptr) == S_OK);
@@ -379,7 +383,7 @@ TEST_CASE("objects_without_the_property_live_on_the_default_event_loop_while_one
     probe.host_id = h.id;
     WS_ASYNC_CONTEXT ctx = probe.ctx();
     REQUIRE(WsAcceptChannel(l, ch, &ctx, nullptr) == WS_S_ASYNC);
-    int client = raw_connect(port);
+    int client = nettcp_connect(port);
     REQUIRE(wait_until([&] { return probe.calls.load() == 1; }, 5s));
     CHECK(probe.on_host.load());
     CHECK(probe.model.load() == WS_SHORT_CALLBACK);
@@ -448,7 +452,7 @@ TEST_CASE("a_host_that_waits_as_long_as_the_timeout_says_is_woken_for_every_acce
   if (first == S_OK) c.next();
   constexpr int connections = 50;
   for (int i = 0; i < connections; ++i) {
-    int client = raw_connect(port);
+    int client = nettcp_connect(port);
     REQUIRE(wait_until([&] { return c.accepted.load() > i || FAILED(c.failed.load()); }, 5s));
     close_rst(client);
   }
@@ -552,7 +556,7 @@ TEST_CASE("the_last_object_freed_off_the_host_thread_after_the_handle_leaves_the
   probe.host_id = h.id;
   WS_ASYNC_CONTEXT ctx = probe.ctx();
   REQUIRE(WsAcceptChannel(l, ch, &ctx, nullptr) == WS_S_ASYNC);
-  int client = raw_connect(port);
+  int client = nettcp_connect(port);
   REQUIRE(wait_until([&] { return probe.calls.load() == 1; }, 5s));
   close_rst(client);
   // The application lets its handle go while the host still runs; the last object,

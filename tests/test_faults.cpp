@@ -125,7 +125,7 @@ TEST_CASE_FIXTURE(fd_guard, "accept_without_descriptors_fails_with_quota_exceede
   WS_LISTENER* l = open_listener("net.tcp://127.0.0.1:0/", &port);
   WS_CHANNEL* ch = channel_for(l);
   std::vector<int> clients;
-  for (int i = 0; i < 3; ++i) clients.push_back(raw_connect(port));
+  for (int i = 0; i < 3; ++i) clients.push_back(nettcp_connect(port));
   error_object err;
   HRESULT sync_hr, async_hr;
   callback_probe probe;
@@ -168,9 +168,9 @@ TEST_CASE_FIXTURE(fd_guard, "clients_that_reset_at_once_do_not_disturb_accepting
   WS_LISTENER* l = open_listener("net.tcp://127.0.0.1:0/", &port);
   WS_CHANNEL* ch = channel_for(l);
   for (int round = 0; round < 50; ++round) {
-    int gone = raw_connect(port);
+    int gone = nettcp_connect(port);
     close_rst(gone);  // reset before the server accepted it
-    int fd = raw_connect(port);
+    int fd = nettcp_connect(port);
     REQUIRE(fd >= 0);
     // The reset one may still be handed out (accept4 returns it); the live one follows.
     for (int tries = 0; tries < 2; ++tries) {

@@ -103,7 +103,7 @@ TEST_CASE("F7: a descriptor shortage when the first object is created is WS_E_QU
     callback_probe probe;
     WS_ASYNC_CONTEXT ctx = probe.ctx();
     HRESULT hr = WsAcceptChannel(l, ch, &ctx, nullptr);
-    int client = raw_connect(port);
+    int client = nettcp_connect(port);
     CHECK(probe.outcome(hr) == S_OK);
     if (client >= 0) close_rst(client);
     WsCloseChannel(ch, nullptr, nullptr);

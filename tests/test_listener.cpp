@@ -104,7 +104,7 @@ TEST_CASE_FIXTURE(fd_guard, "close_stops_listening") {
   USHORT port = 0;
   WS_LISTENER* l = open_listener(any_port, &port);
   REQUIRE(WsCloseListener(l, nullptr, nullptr) == S_OK);
-  CHECK(raw_connect(port) == -1);
+  CHECK(nettcp_connect(port) == -1);
   WsFreeListener(l);
 }
 
@@ -355,7 +355,7 @@ TEST_CASE_FIXTURE(fd_guard, "abort_after_connection_arrived_reports_aborted_and_
     WS_ASYNC_CONTEXT ctx = probe.ctx();
     HRESULT hr = WsAcceptChannel(l, ch, &ctx, nullptr);
     REQUIRE(hr == WS_S_ASYNC);
-    int fd = raw_connect(port);
+    int fd = nettcp_connect(port);
     CHECK(WsAbortListener(l, nullptr) == S_OK);
     REQUIRE(probe.wait());
     CHECK((probe.hr.load() == WS_E_OPERATION_ABORTED || probe.hr.load() == S_OK));
@@ -424,7 +424,7 @@ TEST_CASE_FIXTURE(fd_guard, "accept_on_open_listener_returns_open_channel") {
   USHORT port = 0;
   WS_LISTENER* l = open_listener(any_port, &port);
   WS_CHANNEL* ch = channel_for(l);
-  int fd = raw_connect(port);
+  int fd = nettcp_connect(port);
   REQUIRE(fd >= 0);
   CHECK(WsAcceptChannel(l, ch, nullptr, nullptr) == S_OK);
   CHECK(state_of(ch) == WS_CHANNEL_STATE_OPEN);
@@ -518,7 +518,7 @@ TEST_CASE_FIXTURE(fd_guard, "close_reset_reopen_accept_works_without_spurious_ab
     REQUIRE(WsAcceptChannel(l, ch, &ctx, nullptr) == WS_S_ASYNC);
     std::this_thread::sleep_for(std::chrono::milliseconds(30));
     CHECK(probe.calls == 0);
-    int fd = raw_connect(port);
+    int fd = nettcp_connect(port);
     REQUIRE(fd >= 0);
     REQUIRE(probe.wait());
     CHECK(probe.hr.load() == S_OK);
@@ -539,7 +539,7 @@ TEST_CASE_FIXTURE(fd_guard, "backlog_of_16_clients_before_any_accept_are_all_acc
   WS_LISTENER* l = open_listener(any_port, &port, &prop, 1);
   std::vector<int> clients;
   for (int i = 0; i < 16; ++i) {
-    int fd = raw_connect(port);
+    int fd = nettcp_connect(port);
     REQUIRE(fd >= 0);
     clients.push_back(fd);
   }
@@ -560,10 +560,7 @@ TEST_CASE_FIXTURE(fd_guard, "ipv6_loopback_listener_accepts_ipv6_client") {
   USHORT port = 0;
   WS_LISTENER* l = open_listener("net.tcp://[::1]:0/service", &port);
   WS_CHANNEL* ch = channel_for(l);
-  HRESULT hr = S_FALSE;
-  WS_CHANNEL* client = client_channel("[::1]", port, &hr);
-  CHECK(hr == S_OK);
-  CHECK(WsAcceptChannel(l, ch, nullptr, nullptr) == S_OK);
+  WS_CHANNEL* client = client_channel_accepted(l, ch, "[::1]", port, "service");
   SOCKADDR_STORAGE peer{};
   CHECK(WsGetChannelProperty(ch, WS_CHANNEL_PROPERTY_REMOTE_IP_ADDRESS, &peer, sizeof peer, nullptr) == S_OK);
   CHECK(peer.ss_family == AF_INET6);
@@ -580,7 +577,7 @@ TEST_CASE_FIXTURE(fd_guard, "wildcard_listener_accepts_ipv4_and_ipv6_clients") {
   WS_LISTENER* l = open_listener("net.tcp://+:0/", &port);
   WS_CHANNEL* ch = channel_for(l);
   for (bool v6 : {false, true}) {
-    int fd = raw_connect(port, v6);
+    int fd = nettcp_connect(port, v6);
     REQUIRE(fd >= 0);
     CHECK(WsAcceptChannel(l, ch, nullptr, nullptr) == S_OK);
     WsCloseChannel(ch, nullptr, nullptr);
@@ -596,9 +593,8 @@ TEST_CASE_FIXTURE(fd_guard, "client_channel_through_public_api_is_accepted") {
   USHORT port = 0;
   WS_LISTENER* l = open_listener("net.tcp://localhost:0/path", &port);
   WS_CHANNEL* ch = channel_for(l);
-  WS_CHANNEL* client = client_channel("localhost", port);
+  WS_CHANNEL* client = client_channel_accepted(l, ch, "localhost", port, "path");
   CHECK(state_of(client) == WS_CHANNEL_STATE_OPEN);
-  CHECK(WsAcceptChannel(l, ch, nullptr, nullptr) == S_OK);
   CHECK(state_of(ch) == WS_CHANNEL_STATE_OPEN);
   WsCloseChannel(client, nullptr, nullptr);
   WsCloseChannel(ch, nullptr, nullptr);

@@ -394,12 +394,19 @@ TEST_CASE_FIXTURE(fd_guard, "local_port_extension_needs_an_open_listener") {
 
 // ---- listener: IP_VERSION and LISTEN_BACKLOG reach the socket --------------------------
 
+namespace {
+// A listener opened on "localhost" takes Vias that name localhost.
+int localhost_client(USHORT port, bool v6) {
+  return nettcp_connect_via(port, "net.tcp://localhost:" + std::to_string(port) + "/", v6);
+}
+}  // namespace
+
 TEST_CASE_FIXTURE(fd_guard, "ip_version_4_listener_on_localhost_accepts_ipv4_client") {
   WS_IP_VERSION ip = WS_IP_VERSION_4;
   WS_LISTENER_PROPERTY prop{WS_LISTENER_PROPERTY_IP_VERSION, &ip, sizeof ip};
   USHORT port = 0;
   WS_LISTENER* l = open_listener("net.tcp://localhost:0/", &port, &prop, 1);
-  int fd = raw_connect(port, false);
+  int fd = localhost_client(port, false);
   CHECK(fd >= 0);
   if (fd >= 0) {
     accept_queued(l);
@@ -413,10 +420,10 @@ TEST_CASE_FIXTURE(fd_guard, "ip_version_6_listener_on_localhost_accepts_ipv6_onl
   WS_LISTENER_PROPERTY prop{WS_LISTENER_PROPERTY_IP_VERSION, &ip, sizeof ip};
   USHORT port = 0;
   WS_LISTENER* l = open_listener("net.tcp://localhost:0/", &port, &prop, 1);
-  int v4 = raw_connect(port, false);
+  int v4 = localhost_client(port, false);
   CHECK(v4 < 0);
   if (v4 >= 0) close_rst(v4);
-  int v6 = raw_connect(port, true);
+  int v6 = localhost_client(port, true);
   CHECK(v6 >= 0);
   if (v6 >= 0) {
     accept_queued(l);
@@ -428,10 +435,10 @@ TEST_CASE_FIXTURE(fd_guard, "ip_version_6_listener_on_localhost_accepts_ipv6_onl
 TEST_CASE_FIXTURE(fd_guard, "ip_version_auto_listener_on_localhost_accepts_both_families") {
   USHORT port = 0;
   WS_LISTENER* l = open_listener("net.tcp://localhost:0/", &port);
-  int v4 = raw_connect(port, false);
+  int v4 = localhost_client(port, false);
   CHECK(v4 >= 0);
   if (v4 >= 0) accept_queued(l);
-  int v6 = raw_connect(port, true);
+  int v6 = localhost_client(port, true);
   CHECK(v6 >= 0);
   if (v6 >= 0) accept_queued(l);
   if (v4 >= 0) close_rst(v4);
@@ -446,7 +453,7 @@ TEST_CASE_FIXTURE(fd_guard, "listen_backlog_16_queues_16_connections_before_acce
   WS_LISTENER* l = open_listener("net.tcp://127.0.0.1:0/", &port, &prop, 1);
   std::vector<int> clients;
   for (int i = 0; i < 16; ++i) {
-    int fd = raw_connect(port, false);
+    int fd = nettcp_connect(port, false);
     CHECK(fd >= 0);
     if (fd >= 0) clients.push_back(fd);
   }
@@ -491,10 +498,13 @@ int connect_within(USHORT port, int wait_ms, bool& connected) {
 TEST_CASE_FIXTURE(fd_guard, "listen_backlog_small_bounds_the_pending_connection_queue") {
   // Connections are made one at a time, each finished before the next starts, so the
   // kernel sees a full queue when the next SYN arrives (Linux queues backlog + 1).
-  ULONG backlog = 2;
-  WS_LISTENER_PROPERTY prop{WS_LISTENER_PROPERTY_LISTEN_BACKLOG, &backlog, sizeof backlog};
+  // A CONNECT_TIMEOUT under 10 s keeps TCP_DEFER_ACCEPT off, which would hold these
+  // silent connections out of the accept queue.
+  ULONG backlog = 2, connect_timeout = 5000;
+  WS_LISTENER_PROPERTY props[] = {{WS_LISTENER_PROPERTY_LISTEN_BACKLOG, &backlog, sizeof backlog},
+                                  {WS_LISTENER_PROPERTY_CONNECT_TIMEOUT, &connect_timeout, sizeof connect_timeout}};
   USHORT port = 0;
-  WS_LISTENER* l = open_listener("net.tcp://127.0.0.1:0/", &port, &prop, 1);
+  WS_LISTENER* l = open_listener("net.tcp://127.0.0.1:0/", &port, props, 2);
   std::vector<int> fds;
   int connected = 0;
   for (int i = 0; i < 12; ++i) {
@@ -627,7 +637,7 @@ TEST_CASE_FIXTURE(fd_guard, "set_channel_property_receive_timeout_reads_back") {
 TEST_CASE_FIXTURE(fd_guard, "set_channel_property_timeouts_settable_in_any_state") {
   USHORT port = 0;
   WS_LISTENER* l = open_listener("net.tcp://127.0.0.1:0/", &port);
-  WS_CHANNEL* c = client_channel("127.0.0.1", port);
+  WS_CHANNEL* c = client_channel_accepted(l, nullptr, "127.0.0.1", port);
   const WS_CHANNEL_PROPERTY_ID ids[] = {WS_CHANNEL_PROPERTY_SEND_TIMEOUT, WS_CHANNEL_PROPERTY_RECEIVE_TIMEOUT,
                                         WS_CHANNEL_PROPERTY_CLOSE_TIMEOUT, WS_CHANNEL_PROPERTY_CONNECT_TIMEOUT};
   ULONG value = 2500;

@@ -45,7 +45,7 @@ TEST_CASE_FIXTURE(fd_guard, "cancel_racing_a_completing_accept_completes_once_te
     if (hr == WS_S_ASYNC) {
       ++races;
       // The connection and the cancel race for the pending accept.
-      std::thread client([&] { fd = raw_connect(port); });
+      std::thread client([&] { fd = nettcp_connect(port); });
       for (unsigned spin = rng() % 4000; spin; --spin) std::atomic_signal_fence(std::memory_order_seq_cst);
       WsAbortChannel(ch, nullptr);
       client.join();
@@ -116,7 +116,7 @@ TEST_CASE_FIXTURE(fd_guard, "connections_queued_before_accepts_are_neither_dropp
   USHORT port = 0;
   WS_LISTENER* l = open_listener("net.tcp://127.0.0.1:0/", &port);
   std::vector<int> clients;
-  for (int i = 0; i < 32; ++i) clients.push_back(raw_connect(port));
+  for (int i = 0; i < 32; ++i) clients.push_back(nettcp_connect(port));
   std::vector<WS_CHANNEL*> channels;
   std::vector<once_counter> counters(24);
   for (int i = 0; i < 24; ++i) {

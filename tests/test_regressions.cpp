@@ -442,13 +442,13 @@ TEST_CASE_FIXTURE(fd_guard, "F1: re-accepting on a channel whose aborted accept 
   });
   again.wait(300ms);
   int client = -1;
-  if (again.wait(0ms) && r2.hr == WS_S_ASYNC) client = raw_connect(port);  // for the second accept
+  if (again.wait(0ms) && r2.hr == WS_S_ASYNC) client = nettcp_connect(port);  // for the second accept
   hold2.release();
   bool returned = again.wait(3000ms);
   CHECK_MESSAGE(returned, "the second WsAcceptChannel(X) never returned");
   if (returned) {
     MESSAGE("second accept on X returned ", hex(r2.hr));
-    if (r2.hr == WS_S_ASYNC && client < 0) client = raw_connect(port);
+    if (r2.hr == WS_S_ASYNC && client < 0) client = nettcp_connect(port);
     lg.note("X's second accept", px2, r2.hr);
   }
   if (returned && r2.hr == WS_S_ASYNC && !px2.called()) WsAbortChannel(x, nullptr);  // never lose a pending one
@@ -539,7 +539,7 @@ TEST_CASE_FIXTURE(fd_guard, "F2: a synchronous WsAcceptChannel returns though an
     bounded_call a([l, ch] { return WsAcceptChannel(l, ch, nullptr, nullptr); });
     REQUIRE(wait_until([&] { return state_of(ch) == WS_CHANNEL_STATE_ACCEPTING; }, 2000ms));
     std::this_thread::sleep_for(std::chrono::microseconds(200));  // A waits for the loop now
-    int client = raw_connect(port);
+    int client = nettcp_connect(port);
     REQUIRE(client >= 0);
     bool open = false;
     auto until = steady::now() + 2000ms;
@@ -567,7 +567,7 @@ TEST_CASE_FIXTURE(fd_guard, "F2: a synchronous WsAcceptChannel returns though an
       bounded_call c([l, ch] { return WsAcceptChannel(l, ch, nullptr, nullptr); });
       wait_until([&] { return state_of(ch) == WS_CHANNEL_STATE_ACCEPTING; }, 1000ms);
       std::this_thread::sleep_for(5ms);
-      int rescue = raw_connect(port);
+      int rescue = nettcp_connect(port);
       c.wait(2000ms);
       if (rescue >= 0) close_rst(rescue);
       if (!a.wait(1000ms)) {
@@ -696,7 +696,7 @@ TEST_CASE_FIXTURE(fd_guard, "F3: an accept submitted by a loop thread that then 
     std::this_thread::sleep_for(20ms);  // the loop thread has submitted it
     retire_loop_thread(lg, p, c1, c2);
     CHECK_MESSAGE(px.calls.load() == 0, "the pending accept ended (", hex(px.hr), ") with no connection and no abort");
-    int client = raw_connect(port);
+    int client = nettcp_connect(port);
     REQUIRE(client >= 0);
     if (!px.called()) WsAbortChannel(x, nullptr);
     lg.settle();
@@ -767,7 +767,7 @@ TEST_CASE_FIXTURE(fd_guard, "F3: an accept started inside a LONG callback whose 
   HRESULT r = lg.note("the accept started inside the LONG callback", px, started.hr);
   REQUIRE(r == WS_S_ASYNC);
   CHECK_MESSAGE(px.calls.load() == 0, "the pending accept ended (", hex(px.hr), ") with no connection and no abort");
-  int client = raw_connect(port);
+  int client = nettcp_connect(port);
   REQUIRE(client >= 0);
   if (!px.called()) WsAbortChannel(x, nullptr);
   lg.settle();
@@ -903,7 +903,7 @@ TEST_CASE(f4_last) {
   auto& p = kept<probe>();
   WS_ASYNC_CONTEXT ctx = p.ctx();
   HRESULT hr = lg.note("an accept after the last objects were freed", p, WsAcceptChannel(l, c, &ctx, nullptr));
-  int client = raw_connect(port);
+  int client = nettcp_connect(port);
   lg.settle();
   CHECK(ledger::result(hr, p) == S_OK);
   if (client >= 0) close_rst(client);

@@ -72,7 +72,7 @@ struct client_load {
     thread = std::thread([this, port, send] {
       const char payload[64] = "openwws stress payload";
       while (!stop.load()) {
-        int fd = raw_connect(port);
+        int fd = nettcp_connect(port);
         if (fd < 0) {
           std::this_thread::sleep_for(std::chrono::microseconds(50));
           continue;

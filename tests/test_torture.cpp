@@ -429,6 +429,9 @@ int connect_briefly(USHORT port, int timeout_ms) {
     ::close(fd);
     return -1;
   }
+  // A net.tcp client: its preamble right after connecting, as real clients send it.
+  std::vector<std::uint8_t> preamble = nettcp_preamble(loopback_url(port));
+  send_nosignal(fd, preamble.data(), preamble.size());
   return fd;
 }
 

@@ -455,7 +455,7 @@ TEST_CASE_FIXTURE(fd_guard, "open_listener_wildcard_host_accepts_loopback_client
   // '+', '*' and host names listen on the wildcard address (spec 10.2).
   USHORT port = 0;
   WS_LISTENER* l = open_listener("net.tcp://+:0/path", &port);
-  int fd = raw_connect(port, false);
+  int fd = nettcp_connect(port, false, "path");
   CHECK(fd >= 0);
   if (fd >= 0) close_rst(fd);
   WS_CHANNEL* c = channel_for(l);
@@ -470,10 +470,10 @@ TEST_CASE_FIXTURE(fd_guard, "open_listener_literal_address_listens_only_there") 
   // A literal IP is listened on as given: an IPv6 loopback client finds nobody.
   USHORT port = 0;
   WS_LISTENER* l = open_listener("net.tcp://127.0.0.1:0/", &port);
-  int v6 = raw_connect(port, true);
+  int v6 = nettcp_connect(port, true);
   CHECK(v6 < 0);
   if (v6 >= 0) close_rst(v6);
-  int v4 = raw_connect(port, false);
+  int v4 = nettcp_connect(port, false);
   CHECK(v4 >= 0);
   if (v4 >= 0) close_rst(v4);
   CHECK(WsCloseListener(l, nullptr, nullptr) == S_OK);
@@ -750,10 +750,10 @@ TEST_CASE_FIXTURE(fd_guard, "open_listener_ipv4_mapped_literal_listens_on_that_i
   error_object err;
   REQUIRE_MESSAGE(open_url(l, "net.tcp://[::ffff:127.0.0.1]:0/", err) == S_OK, err.text());
   USHORT port = port_of(l);
-  int v4 = raw_connect(port, false);
+  int v4 = nettcp_connect(port, false);
   CHECK(v4 >= 0);
   if (v4 >= 0) close_rst(v4);
-  int v6 = raw_connect(port, true);
+  int v6 = nettcp_connect(port, true);
   CHECK(v6 < 0);
   if (v6 >= 0) close_rst(v6);
   CHECK(WsCloseListener(l, nullptr, nullptr) == S_OK);
@@ -779,7 +779,8 @@ TEST_CASE_FIXTURE(fd_guard, "open_channel_ipv4_mapped_literal_connects_to_that_i
   WS_LISTENER* l = open_listener("net.tcp://127.0.0.1:0/", &port);
   WS_CHANNEL* c = tcp_channel();
   error_object err;
-  CHECK_MESSAGE(open_channel_url(c, "net.tcp://[::ffff:127.0.0.1]:" + std::to_string(port) + "/", err) == S_OK,
+  CHECK_MESSAGE(open_with_accept(l, nullptr, c, "net.tcp://[::ffff:127.0.0.1]:" + std::to_string(port) + "/", err) ==
+                    S_OK,
                 err.text());
   CHECK(state_of(c) == WS_CHANNEL_STATE_OPEN);
   if (state_of(c) == WS_CHANNEL_STATE_OPEN) CHECK(WsCloseChannel(c, nullptr, nullptr) == S_OK);

@@ -321,6 +321,7 @@ void listener::accept_done(channel& ch, int res) noexcept {
   {
     std::lock_guard lock(mu_);
     aborted = ch.aborted_;
+    ch.started_ = false;  // its op is out of the backend: no steal may pick it
     if (ch.stolen_) {
       ch.stolen_ = false;
       --stealing_;
@@ -333,12 +334,14 @@ void listener::accept_done(channel& ch, int res) noexcept {
     res = -ECANCELED;
   }
   if (res >= 0) {
-    if (take_connection(ch, res, true)) {
+    bool taken = take_connection(ch, res, true);
+    // A steal this accept won against may still be wanted. Before the report: once
+    // the accept has reported, the listener may be freed.
+    steal_for_ready();
+    if (taken)
       accept_succeeded(ch);
-    } else {
+    else
       accept_again(ch);
-    }
-    steal_for_ready();  // a steal this accept won against may still be wanted
     return;
   }
   if (res == -ECANCELED && !aborted) {  // stolen: a handshake is ready for it

@@ -15,6 +15,7 @@
 // had exactly one callback, free everything, and compare the process's descriptor count
 // with the one the input started with.
 #include "fuzz/fuzz_common.h"
+#include "core/nettcp.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -25,6 +26,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -147,8 +149,10 @@ bool any_pending(run_state& r) {
   return false;
 }
 
-// A blocking connect to the listener's port: the connection is queued by the kernel
-// once this returns, whether or not anything accepts it. -1 on failure.
+// A blocking connect to the listener's port that sends a net.tcp preamble at once, as
+// real clients do: the accept completes with it (a silent client would hold a sync
+// accept until CONNECT_TIMEOUT). The connection is queued by the kernel once this
+// returns, whether or not anything accepts it. -1 on failure.
 int raw_connect(USHORT port) {
   int fd = openwws::platform::stream_socket(AF_INET, false);
   FUZZ_CHECK(fd >= 0, "socket() failed");
@@ -160,6 +164,14 @@ int raw_connect(USHORT port) {
     ::close(fd);
     return -1;
   }
+  std::vector<std::uint8_t> preamble;
+  std::string why;
+  std::string via = "net.tcp://127.0.0.1:" + std::to_string(port) + "/";
+  FUZZ_CHECK(openwws::core::nettcp::encode_client_preamble(via, WS_CHANNEL_TYPE_DUPLEX_SESSION, WS_ENCODING_XML_BINARY_SESSION_1,
+                                                     WS_ENVELOPE_VERSION_SOAP_1_2, preamble, why) == S_OK,
+             "encode_client_preamble: %s", why.c_str());
+  FUZZ_CHECK(::send(fd, preamble.data(), preamble.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(preamble.size()),
+             "sending the preamble failed");
   return fd;
 }
 

@@ -141,6 +141,22 @@ int make_socket(bool v6, bool nonblocking) {
   return fd;
 }
 
+int loopback_socket(USHORT* port, int backlog) {
+  int fd = make_socket();
+  if (fd < 0) return -1;
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || (backlog >= 0 && ::listen(fd, backlog) != 0) ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  *port = ntohs(a.sin_port);
+  return fd;
+}
+
 int accept_blocking(int listen_fd) {
   int fd = platform::accept_socket(listen_fd, false);
   if (fd < 0) {

@@ -61,6 +61,9 @@ int accept_blocking(int listen_fd);
 // send() that never raises SIGPIPE: bytes sent or -1 (errno set).
 long send_nosignal(int fd, const void* data, std::size_t len);
 
+// An IPv4 socket bound to 127.0.0.1 on a kernel-chosen port (*port), listening with
+// backlog unless backlog < 0; -1 on failure.
+int loopback_socket(USHORT* port, int backlog);
 // Blocking loopback client socket connected to port (v6: [::1]); -1 on failure.
 int raw_connect(USHORT port, bool v6 = false);
 // Closes with SO_LINGER {1,0}, so the peer sees RST and no TIME_WAIT remains.

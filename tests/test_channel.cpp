@@ -60,16 +60,8 @@ struct raw_server {
   int fd = -1;
   USHORT port = 0;
   explicit raw_server(bool listening, int backlog = 8) {
-    fd = make_socket();
+    fd = loopback_socket(&port, listening ? backlog : -1);
     REQUIRE(fd >= 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-    if (listening) REQUIRE(::listen(fd, backlog) == 0);
-    socklen_t len = sizeof a;
-    REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0);
-    port = ntohs(a.sin_port);
   }
   ~raw_server() { ::close(fd); }
   // Accepts one queued connection, waiting at most 5 s; -1 if none came.

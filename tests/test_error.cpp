@@ -374,16 +374,10 @@ TEST_CASE_FIXTURE(fd_guard, "free_error_releases_object_with_strings") {
 }
 
 TEST_CASE_FIXTURE(fd_guard, "open_listener_port_in_use_adds_string_naming_url_and_in_use") {
-  int raw = make_socket();
+  USHORT raw_port = 0;
+  int raw = loopback_socket(&raw_port, 4);
   REQUIRE(raw >= 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::bind(raw, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-  REQUIRE(::listen(raw, 4) == 0);
-  socklen_t len = sizeof a;
-  REQUIRE(::getsockname(raw, reinterpret_cast<sockaddr*>(&a), &len) == 0);
-  std::string url = "net.tcp://127.0.0.1:" + std::to_string(ntohs(a.sin_port)) + "/";
+  std::string url = "net.tcp://127.0.0.1:" + std::to_string(raw_port) + "/";
 
   WS_LISTENER* l = nullptr;
   REQUIRE(WsCreateListener(WS_CHANNEL_TYPE_DUPLEX_SESSION, WS_TCP_CHANNEL_BINDING, nullptr, 0, nullptr, &l,

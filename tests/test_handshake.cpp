@@ -356,15 +356,9 @@ TEST_CASE_FIXTURE(fd_guard, "close_and_abort_during_handshakes_end_the_accepts_a
 }
 
 TEST_CASE_FIXTURE(fd_guard, "open_channel_writes_the_captured_preamble_and_opens_on_the_ack") {
-  int server = make_socket();
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::bind(server, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-  REQUIRE(::listen(server, 4) == 0);
-  socklen_t len = sizeof a;
-  ::getsockname(server, reinterpret_cast<sockaddr*>(&a), &len);
-  USHORT port = ntohs(a.sin_port);
+  USHORT port = 0;
+  int server = loopback_socket(&port, 4);
+  REQUIRE(server >= 0);
   for (const char* answer : {"ack", "fault", "silence"}) {
     CAPTURE(answer);
     std::string url = loopback_url(port, false, "echo");

@@ -63,16 +63,8 @@ struct bound_socket {
   int fd = -1;
   USHORT port = 0;
   explicit bound_socket(bool listening) {
-    fd = make_socket();
+    fd = loopback_socket(&port, listening ? 4 : -1);
     REQUIRE(fd >= 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-    if (listening) REQUIRE(::listen(fd, 4) == 0);
-    socklen_t len = sizeof a;
-    REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0);
-    port = ntohs(a.sin_port);
   }
   ~bound_socket() { ::close(fd); }
 };

@@ -59,6 +59,7 @@ std::string channel_name(const config& c) {
 }
 
 std::string clients_name(const config& c, const options& o) {
+  if (c.spare) return "1, spare CPU";
   switch (c.clients) {
     case clients_kind::bare: return "bare";
     case clients_kind::handshake: return "handshake";
@@ -73,7 +74,7 @@ std::string label(const config& c, const options& o) {
   s.append(" ").append(mode_name(c, o));
   if (!is_raw(c.m)) s.append("/").append(channel_name(c));
   if (c.clients == clients_kind::bare) s.append(" (bare clients)");
-  if (is_slow(c.clients)) s.append(" ").append(clients_name(c, o));
+  if (is_slow(c.clients) || c.spare) s.append(" ").append(clients_name(c, o));
   return s;
 }
 
@@ -94,7 +95,46 @@ feed_result feed_preamble(const std::string& want, std::size_t& got, const char*
   return got == want.size() ? feed_result::complete : feed_result::more;
 }
 
+// ---- accept latency -------------------------------------------------------------------
+
+void load::track_latency(std::size_t capacity) {
+  connect_ns = std::make_unique<std::int64_t[]>(capacity);
+  accept_ns = std::make_unique<std::int64_t[]>(capacity);
+  latency_capacity = capacity;
+}
+
+void load::accept_returned() noexcept {
+  if (latency_capacity == 0) return;
+  std::uint64_t k = accepts_returned.fetch_add(1, std::memory_order_relaxed);
+  if (k < latency_capacity) accept_ns[k] = monotonic_ns();
+}
+
+void load::handshake_done(std::int64_t connect_start_ns) noexcept {
+  if (latency_capacity == 0) return;
+  if (handshakes_done < latency_capacity) connect_ns[handshakes_done] = connect_start_ns;
+  ++handshakes_done;
+}
+
+// Read after the threads are joined. Pairs that cross (two server threads returning out
+// of order) can only lengthen a figure or make it negative; negative ones are dropped.
+std::vector<double> accept_latencies_us(const load& ld, std::int64_t from_ns, std::int64_t to_ns) {
+  std::vector<double> us;
+  std::uint64_t n = std::min({ld.handshakes_done, ld.accepts_returned.load(), std::uint64_t{ld.latency_capacity}});
+  for (std::uint64_t k = 0; k < n; ++k) {
+    std::int64_t start = ld.connect_ns[k], d = ld.accept_ns[k] - start;
+    if (start >= ld.first_failure_ns) break;
+    if (start >= from_ns && start <= to_ns && d >= 0) us.push_back(static_cast<double>(d) / 1000.0);
+  }
+  return us;
+}
+
 // ---- clocks, threads ------------------------------------------------------------------
+
+std::int64_t monotonic_ns() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1'000'000'000LL + ts.tv_nsec;
+}
 
 pid_t this_tid() { return static_cast<pid_t>(::syscall(SYS_gettid)); }
 

@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <condition_variable>
 #include <cstdint>
 #include <memory>
@@ -45,6 +46,8 @@ struct options {
   bool pin = false;
   bool throughput = true;  // --only cancel turns it off
   bool cancel = true;      // --only throughput turns it off
+  bool saturated = true;   // the rows with --clients clients (--load spare turns them off)
+  bool spare = true;       // the rows with one client on a CPU of its own (--load saturated: off)
 };
 
 double warmup_seconds(const options& o);
@@ -76,6 +79,9 @@ struct config {
   mode m = mode::raw_accept4;
   bool create_per_accept = false;  // API modes: a new channel per accept, not WsResetChannel
   clients_kind clients = clients_kind::handshake;
+  // One client, and the server and it on CPUs apart: the server has CPU to spare, so an
+  // accept usually waits for its connection (the saturated rows find one queued).
+  bool spare = false;
 };
 
 bool is_raw(mode m);
@@ -123,7 +129,23 @@ struct load {
   alignas(64) std::atomic<std::int64_t> accepted{0};  // accepts the server completed and closed
   alignas(64) char pad_[1] = {};
   std::string preamble;  // what the clients send; empty for bare clients. Set before they start
+
+  // Accept latency, with one client only (latency_capacity > 0): its k-th completed
+  // handshake began its connect at connect_ns[k], and the server's k-th accept returned
+  // at accept_ns[k] (CLOCK_MONOTONIC). Set up before the threads start.
+  void track_latency(std::size_t capacity);
+  void accept_returned() noexcept;  // server: an accept returned (raw: the ack is written)
+  void handshake_done(std::int64_t connect_start_ns) noexcept;  // the client
+  std::size_t latency_capacity = 0;
+  std::unique_ptr<std::int64_t[]> connect_ns, accept_ns;
+  alignas(64) std::atomic<std::uint64_t> accepts_returned{0};
+  std::uint64_t handshakes_done = 0;  // the one client's
+  // When the client first failed to connect or to get its ack: from there on the two
+  // counts may be out of step, so later pairs are not read.
+  std::int64_t first_failure_ns = INT64_MAX;
 };
+
+std::int64_t monotonic_ns();
 
 // One mode's server side. open() binds, start() begins accepting, stop() asks it to end
 // and wakes what waits (returns at once), wait() tells whether it ended, force() tries
@@ -216,6 +238,8 @@ struct run_result {
   // From the start of the client's connect() to the ack's arrival (bare clients: to
   // connect() returning), sampled in the window by the measured clients.
   double ack_p50_us = -1, ack_p99_us = -1;
+  // With one client: from its connect() to the server's accept returning (NAN: no figure).
+  double accept_p50_us = NAN, accept_p99_us = NAN;
   std::uint64_t ack_samples = 0;  // handshakes (bare clients: connects) completed in the window
   double sync_fraction = -1;  // async modes: share of accepts completed synchronously
   std::uint64_t connect_errors = 0;
@@ -228,6 +252,10 @@ struct run_result {
   double other_cpu = 0;  // other processes' CPU during the window, in CPUs (0.5 = half a CPU)
   std::string error;
 };
+
+// The one client's handshakes whose connect began in [from_ns, to_ns] pair with the
+// server's accepts by order; their connect-to-accept-return times, in us.
+std::vector<double> accept_latencies_us(const load& ld, std::int64_t from_ns, std::int64_t to_ns);
 
 run_result measure(const config& c, const options& o, const pinning& pin);
 

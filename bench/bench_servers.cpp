@@ -202,10 +202,17 @@ void client_main(load& ld, client_slot& me, USHORT port, const pinning* pin) {
       }
       ld.issued.fetch_add(1, std::memory_order_relaxed);
       timespec a{}, b{};
-      if (timed) ::clock_gettime(CLOCK_MONOTONIC, &a);
+      if (timed || ld.latency_capacity) ::clock_gettime(CLOCK_MONOTONIC, &a);
       rc = connect_loopback(fd, sa);
       if (rc == 0 && !bare) hs = handshake(fd, ld, hs_err);
       if (timed) ::clock_gettime(CLOCK_MONOTONIC, &b);
+      if (ld.latency_capacity) {
+        std::int64_t start = a.tv_sec * 1'000'000'000LL + a.tv_nsec;
+        if (rc == 0 && !hs)
+          ld.handshake_done(start);
+        else if (ld.first_failure_ns == INT64_MAX)
+          ld.first_failure_ns = start;
+      }
       if (rc != 0 || hs) {
         ld.issued.fetch_sub(1, std::memory_order_relaxed);
       } else if (timed) {
@@ -288,6 +295,7 @@ class raw_accept4_server final : public threaded_server {
         return;
       }
       bool ok = !handshake_ || answer(fd);
+      if (ok) ld_->accept_returned();
       ::close(fd);
       if (ok) ld_->accepted.fetch_add(1, std::memory_order_relaxed);
     }
@@ -425,6 +433,7 @@ class raw_epoll_server final : public threaded_server {
   // close() also takes a watched socket out of the epoll set (no other descriptor refers
   // to it).
   void end(int fd, bool acked) {
+    if (acked) ld_->accept_returned();
     ::close(fd);
     got_[static_cast<std::size_t>(fd)] = -1;
     if (acked) ld_->accepted.fetch_add(1, std::memory_order_relaxed);
@@ -563,6 +572,7 @@ class sync_server final : public threaded_server {
         if (!stopping()) set_error(e);
         return;
       }
+      ld_->accept_returned();
       if (std::string e = s.recycle(ws_.listener_, create_); !e.empty()) {
         if (!stopping()) set_error(e);
         return;
@@ -642,6 +652,7 @@ class async_server final : public server {
   }
 
   bool accepted() {
+    ld_->accept_returned();
     if (std::string e = slot_.recycle(ws_.listener_, create_); !e.empty()) {
       finish(E_FAIL, e);
       return false;
@@ -888,7 +899,9 @@ run_result measure(const config& c, const options& o, const pinning& pin) {
   double warm = warmup_seconds(o);
   ld.hard_deadline = clock_type::now() + std::chrono::duration_cast<clock_type::duration>(
                                              std::chrono::duration<double>(o.seconds + warm + 30));
-  std::vector<client_slot> slots(static_cast<size_t>(o.clients));
+  std::vector<client_slot> slots(static_cast<size_t>(c.spare ? 1 : o.clients));
+  // Room for every handshake of a run at well over 10^5 a second.
+  if (slots.size() == 1) ld.track_latency(static_cast<std::size_t>((o.seconds + warm + 1) * 200'000));
   for (auto& s : slots) s.samples.reserve(samples_per_client);
   std::vector<std::thread> clients;
   std::string why;
@@ -943,9 +956,11 @@ run_result measure(const config& c, const options& o, const pinning& pin) {
   cpu_snapshot s0 = take_cpu(slots);
   std::int64_t c0 = ld.accepted.load();
   auto t0 = clock_type::now();
+  std::int64_t window_from = monotonic_ns();
   ld.measuring.store(true);
   if (full) full = sleep_until(t0 + span, ended_early);
   ld.measuring.store(false);
+  std::int64_t window_to = monotonic_ns();
   std::int64_t c1 = ld.accepted.load();
   auto t1 = clock_type::now();
   cpu_snapshot s1 = take_cpu(slots);
@@ -998,6 +1013,11 @@ run_result measure(const config& c, const options& o, const pinning& pin) {
   }
   r.ack_p50_us = percentile(us, 50);
   r.ack_p99_us = percentile(us, 99);
+  if (ld.latency_capacity) {
+    std::vector<double> lat = accept_latencies_us(ld, window_from, window_to);
+    r.accept_p50_us = percentile(lat, 50);
+    r.accept_p99_us = percentile(lat, 99);
+  }
   if (r.connect_errors && r.error.empty() && r.accepts == 0)
     r.error = format("every connect failed (last: %s)", std::strerror(r.connect_errno));
   // The server's count cannot tell an accept that acked from one that did not; the

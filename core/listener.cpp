@@ -254,25 +254,22 @@ HRESULT listener::accept(channel& ch, const WS_ASYNC_CONTEXT* ctx, WS_ERROR* err
     bool aborted = state_ != WS_LISTENER_STATE_OPEN || ch.op_.cancel_requested.load(std::memory_order_relaxed);
     if (fd != -EAGAIN) {
       lock.unlock();
-      if (fd >= 0 && aborted) {
-        platform::close_fd(fd);
-        fd = -ECANCELED;
-      }
-      HRESULT hr = S_OK;
-      if (fd == -ECANCELED)
-        hr = fail(error, WS_E_OPERATION_ABORTED, "WsAcceptChannel: the listener was aborted or closed");
-      else if (fd < 0)
-        hr = fail_errno(error, platform::hresult_from_errno(-fd), "WsAcceptChannel: accept failed", -fd);
-      ch.end_early(fd);
-      accept_finished();
-      return hr;
+      return finish_off_loop(ch, fd, aborted, error);
     }
     if (aborted) return refuse(WS_E_OPERATION_ABORTED, "WsAcceptChannel: the listener was aborted or closed", true);
+    // Nothing queued: a synchronous accept waits on this thread, woken by the kernel.
+    if (!ctx && may_wait_in_kernel_locked() && !rt_.on_loop_thread())
+      if (platform::accept_waiter* w = platform::this_thread_accept_waiter()) {
+        HRESULT hr;
+        if (wait_in_kernel(ch, *w, lock, error, hr)) return hr;
+      }
   }
   if (!ctx && rt_.on_loop_thread())
     return refuse(WS_E_INVALID_OPERATION, std::string("WsAcceptChannel: ") + rt_.why_sync_refused(), true);
   link_pending(ch);
   loop_knows_slot_ = true;
+  // The loop serves this listener's accepts from now on: one place waits for them.
+  wake_kernel_waiters_locked(true);
   ch.op_.kind = platform::op_kind::accept;
   ch.op_.slot = &slot_;
   ch.op_.complete = channel::on_accept_done;
@@ -416,6 +413,7 @@ void listener::request_cancel_all_locked() noexcept {
     ch->aborted_ = true;
     ch->op_.cancel_requested.store(true, std::memory_order_relaxed);
   }
+  wake_kernel_waiters_locked(false);  // they see the listener is no longer OPEN
   if (!pending_.empty() || handshake_count_ > 0) post_cancel_locked();
 }
 
@@ -424,6 +422,7 @@ void listener::abort_accept(channel& ch) noexcept {
   ch.aborted_ = true;
   ch.op_.cancel_requested.store(true, std::memory_order_relaxed);
   if (ch.pending_) post_cancel_locked();
+  if (ch.in_kernel_) platform::wake(*ch.in_kernel_->waiter);
 }
 
 // Loop thread: cancel every started accept that was asked to stop, and, once the

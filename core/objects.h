@@ -10,6 +10,7 @@
 #include "core/loop.h"
 #include "core/nettcp.h"
 #include "core/url.h"
+#include "platform/accept_wait.h"
 #include "platform/backend.h"
 
 #include <atomic>
@@ -23,6 +24,18 @@
 namespace openwws::core {
 
 class listener;
+class channel;
+
+// A synchronous accept that waits in the kernel on its caller's thread (see
+// listener::wait_in_kernel). Lives on that thread's stack; linked under the listener's
+// mutex while it waits.
+struct kernel_waiter {
+  channel* ch = nullptr;
+  platform::accept_waiter* waiter = nullptr;
+  bool leave = false;  // the loop took over the listener's accepts: wait there instead
+  kernel_waiter* prev = nullptr;
+  kernel_waiter* next = nullptr;
+};
 
 // Operations of an object that have yet to report, and its free. A free waits for
 // them where it may block; elsewhere (on the I/O thread, or inside one of the
@@ -209,6 +222,7 @@ class channel {
   bool cancel_sent_ = false;
   bool aborted_ = false;  // the accept was aborted (not just stolen)
   bool stolen_ = false;   // its backend accept is being cancelled for a ready handshake
+  kernel_waiter* in_kernel_ = nullptr;  // set while its synchronous accept waits in the kernel
 };
 
 class listener {
@@ -273,6 +287,18 @@ class listener {
   // that those channels take them (start_pending) instead of waiting for new clients.
   void steal_for_ready() noexcept;
   void cancel_handshakes() noexcept;
+  // ---- synchronous accepts waiting on their own thread (core/listener_kernel_wait.cpp) ----
+  // Whether a synchronous accept that found nothing queued may wait in the kernel
+  // rather than through the loop (mu_ held).
+  bool may_wait_in_kernel_locked() const noexcept;
+  // Waits there (mu_ held by lock on entry). True: the accept ended, with hr; false: it
+  // goes on through the loop, mu_ still held.
+  bool wait_in_kernel(channel& ch, platform::accept_waiter& w, std::unique_lock<std::mutex>& lock, WS_ERROR* error,
+                      HRESULT& hr) noexcept;
+  // Ends an accept that took fd (or failed with fd < 0) off the loop, as its caller
+  // sees it. mu_ not held.
+  HRESULT finish_off_loop(channel& ch, int fd, bool aborted, WS_ERROR* error) noexcept;
+  void wake_kernel_waiters_locked(bool leave) noexcept;
   void link_pending(channel& ch) noexcept;
   void unlink_pending(channel& ch) noexcept;
   void request_cancel_all_locked() noexcept;
@@ -318,6 +344,7 @@ class listener {
   std::uint32_t handshake_count_ = 0;
   std::uint32_t ready_count_ = 0;
   std::uint32_t stealing_ = 0;  // steals whose accept has not completed yet
+  intrusive_list<kernel_waiter, &kernel_waiter::prev, &kernel_waiter::next> kernel_waiters_;  // under mu_
 };
 
 // Names for error strings: "OPEN", "FAULTED", ...

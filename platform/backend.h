@@ -57,6 +57,10 @@ struct listener_slot {
   // start_accept. While non-zero, core sends accepts to the loop instead of trying
   // accept4 itself, so that queued connections are served first. Loop thread writes.
   std::atomic<std::uint32_t> ready{0};
+  // A backend request that accepts whether or not an accept waits (io_uring's
+  // multishot) is in the kernel: connections may go to `ready`, not to a thread that
+  // waits on the socket itself. Loop thread writes.
+  std::atomic<bool> accepts_ahead{false};
   io_op* head_ = nullptr;  // accepts waiting for a connection, FIFO
   io_op* tail_ = nullptr;
   void* backend_data_ = nullptr;

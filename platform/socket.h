@@ -48,6 +48,8 @@ std::uint16_t local_port(int fd) noexcept;
 // ECONNABORTED and EPROTO (a peer that reset before the accept) are retried.
 int accept_one(int listen_fd) noexcept;
 
+// Whether listen_fd has a connection queued now (never blocks).
+bool connection_queued(int listen_fd) noexcept;
 // accept_one, but the new socket is blocking unless nonblocking (tests, tools).
 int accept_socket(int listen_fd, bool nonblocking) noexcept;
 

@@ -218,6 +218,7 @@ class io_uring_backend final : public backend {
     io_uring_prep_multishot_accept(sqe, src.fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     io_uring_sqe_set_data64(sqe, tagged(&src, tag_source));
     src.armed = true;
+    if (src.slot) src.slot->accepts_ahead.store(true, std::memory_order_relaxed);
     src.cancel_sent = false;
   }
 
@@ -272,8 +273,11 @@ class io_uring_backend final : public backend {
   }
 
   void source_event(accept_source& src, int res, unsigned flags) noexcept {
-    if (!(flags & IORING_CQE_F_MORE)) src.armed = false;
     listener_slot* slot = src.slot;
+    if (!(flags & IORING_CQE_F_MORE)) {
+      src.armed = false;
+      if (slot) slot->accepts_ahead.store(false, std::memory_order_relaxed);
+    }
     if (res >= 0) {
       if (!slot) {
         close_fd(res);  // the listener is going away; nobody will take it

@@ -8,6 +8,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -215,6 +216,11 @@ int accept_socket(int listen_fd, bool nonblocking) noexcept {
 }
 
 int accept_one(int listen_fd) noexcept { return accept_socket(listen_fd, true); }
+
+bool connection_queued(int listen_fd) noexcept {
+  pollfd p{listen_fd, POLLIN, 0};
+  return ::poll(&p, 1, 0) == 1 && (p.revents & POLLIN);
+}
 
 int connect_start(const endpoint& ep, int* fd_out) noexcept {
   int fd = stream_socket(ep.addr.ss_family, true);

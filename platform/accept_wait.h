@@ -1,0 +1,25 @@
+// SPDX-License-Identifier: MIT
+// A thread's own wait for a connection on a listening socket: the kernel wakes this
+// thread directly when one arrives (no hop through the I/O thread), and, where several
+// threads wait on one socket, only one of them. Another thread ends the wait with
+// wake(). Where the platform has no such wait, this_thread_accept_waiter() is null and
+// callers wait through the loop.
+#pragma once
+
+namespace openwws::platform {
+
+class accept_waiter;
+
+// The calling thread's waiter, made on first use; nullptr where there is none, or
+// when making it failed (descriptors ran out).
+accept_waiter* this_thread_accept_waiter() noexcept;
+
+// Blocks until listen_fd may have a connection to accept (returns 1) or wake() was
+// called (returns 0; a wake that came before the call counts, once). Both may be true:
+// 0 wins, and the caller checks why it was woken. -errno on failure.
+int wait_for_connection(accept_waiter& w, int listen_fd) noexcept;
+
+// Any thread: ends w's current or next wait_for_connection.
+void wake(accept_waiter& w) noexcept;
+
+}  // namespace openwws::platform

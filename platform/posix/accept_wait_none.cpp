@@ -1,0 +1,16 @@
+// SPDX-License-Identifier: MIT
+// Platforms without a wait that wakes one of several threads (kqueue has no exclusive
+// wake-up): synchronous accepts wait through the loop.
+#include "platform/accept_wait.h"
+
+namespace openwws::platform {
+
+class accept_waiter {};
+
+accept_waiter* this_thread_accept_waiter() noexcept { return nullptr; }
+
+int wait_for_connection(accept_waiter&, int) noexcept { return 0; }
+
+void wake(accept_waiter&) noexcept {}
+
+}  // namespace openwws::platform

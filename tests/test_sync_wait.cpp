@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 
 #include <array>
+#include <initializer_list>
 #include <atomic>
 #include <thread>
 
@@ -20,6 +21,14 @@ using namespace std::chrono_literals;
 namespace {
 
 constexpr HRESULT not_yet = static_cast<HRESULT>(0x8000000AL);  // E_PENDING: still waiting
+
+// The first byte the server sent (the ack, 0x0B), or -1 if none came within 2 s.
+int first_byte(int fd) {
+  pollfd p{fd, POLLIN, 0};
+  std::uint8_t b = 0;
+  if (::poll(&p, 1, 2000) != 1 || ::recv(fd, &b, 1, 0) != 1) return -1;
+  return b;
+}
 
 // Synchronous accepts on threads of their own, one channel each.
 struct sync_accepts {
@@ -50,6 +59,15 @@ struct sync_accepts {
     threads.clear();
     return all;
   }
+  // Every accept succeeded and every client got its ack; the clients are closed.
+  void expect_all_served(std::initializer_list<int> clients) {
+    REQUIRE(join());
+    for (size_t i = 0; i < channels.size(); ++i) CHECK(results[i] == S_OK);
+    for (int fd : clients) {
+      CHECK(first_byte(fd) == 0x0B);
+      close_rst(fd);
+    }
+  }
   void recycle() {
     for (WS_CHANNEL* c : channels) {
       WsCloseChannel(c, nullptr, nullptr);
@@ -65,14 +83,6 @@ struct sync_accepts {
     }
   }
 };
-
-// The first byte the server sent (the ack, 0x0B), or -1 if none came within 2 s.
-int first_byte(int fd) {
-  pollfd p{fd, POLLIN, 0};
-  std::uint8_t b = 0;
-  if (::poll(&p, 1, 2000) != 1 || ::recv(fd, &b, 1, 0) != 1) return -1;
-  return b;
-}
 
 void close_and_free(WS_LISTENER* l) {
   WsCloseListener(l, nullptr, nullptr);
@@ -94,13 +104,7 @@ TEST_CASE_FIXTURE(fd_guard, "two_synchronous_accepts_each_take_one_of_two_client
       int a = nettcp_connect(port);
       if (round % 2 == 0) wait_until([&] { return accepts.done.load() == 1; }, 5s);
       int b = nettcp_connect(port);
-      REQUIRE(accepts.join());
-      CHECK(accepts.results[0] == S_OK);
-      CHECK(accepts.results[1] == S_OK);
-      CHECK(first_byte(a) == 0x0B);
-      CHECK(first_byte(b) == 0x0B);
-      close_rst(a);
-      close_rst(b);
+      accepts.expect_all_served({a, b});
       accepts.recycle();
     }
   }
@@ -123,25 +127,15 @@ TEST_CASE_FIXTURE(fd_guard, "async_accepts_that_join_waiting_synchronous_ones_an
       WS_ASYNC_CONTEXT ctx = probes[i].ctx();
       started[i] = WsAcceptChannel(l, async_channels[i], &ctx, nullptr);
     }
-    std::array<int, 4> clients{};
-    for (int& fd : clients) fd = nettcp_connect(port);
+    int c[4];
+    for (int& fd : c) fd = nettcp_connect(port);
     for (size_t i = 0; i < 2; ++i) CHECK(probes[i].outcome(started[i]) == S_OK);
-    REQUIRE(accepts.join());
-    CHECK(accepts.results[0] == S_OK);
-    CHECK(accepts.results[1] == S_OK);
-    for (int fd : clients) {
-      CHECK(first_byte(fd) == 0x0B);
-      close_rst(fd);
-    }
+    accepts.expect_all_served({c[0], c[1], c[2], c[3]});
     // Once the async accepts are over, synchronous ones are still served.
     accepts.recycle();
     accepts.start();
     int a = nettcp_connect(port), b = nettcp_connect(port);
-    REQUIRE(accepts.join());
-    CHECK(accepts.results[0] == S_OK);
-    CHECK(accepts.results[1] == S_OK);
-    close_rst(a);
-    close_rst(b);
+    accepts.expect_all_served({a, b});
     for (WS_CHANNEL* ch : async_channels) {
       WsCloseChannel(ch, nullptr, nullptr);
       WsFreeChannel(ch);

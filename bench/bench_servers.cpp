@@ -900,8 +900,10 @@ run_result measure(const config& c, const options& o, const pinning& pin) {
   ld.hard_deadline = clock_type::now() + std::chrono::duration_cast<clock_type::duration>(
                                              std::chrono::duration<double>(o.seconds + warm + 30));
   std::vector<client_slot> slots(static_cast<size_t>(c.spare ? 1 : o.clients));
-  // Room for every handshake of a run at well over 10^5 a second.
-  if (slots.size() == 1) ld.track_latency(static_cast<std::size_t>((o.seconds + warm + 1) * 200'000));
+  // Room for every handshake of a run at well over 10^5 a second, up to 32 MiB: a longer
+  // run pairs its first 2^21 handshakes only.
+  if (slots.size() == 1)
+    ld.track_latency(static_cast<std::size_t>(std::min((o.seconds + warm + 1) * 200'000, double(1 << 21))));
   for (auto& s : slots) s.samples.reserve(samples_per_client);
   std::vector<std::thread> clients;
   std::string why;

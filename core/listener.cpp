@@ -251,7 +251,7 @@ HRESULT listener::accept(channel& ch, const WS_ASYNC_CONTEXT* ctx, WS_ERROR* err
     int fd = platform::accept_one(slot_.fd);
     if (fd >= 0) fd = take_connection(ch, fd, false) ? ch.result_fd_ : -EAGAIN;
     lock.lock();
-    bool aborted = state_ != WS_LISTENER_STATE_OPEN || ch.op_.cancel_requested.load(std::memory_order_relaxed);
+    bool aborted = accept_aborted_locked(ch);
     if (fd != -EAGAIN) {
       lock.unlock();
       return finish_off_loop(ch, fd, aborted, error);

@@ -23,6 +23,10 @@ bool listener::may_wait_in_kernel_locked() const noexcept {
          slot_.ready.load(std::memory_order_relaxed) == 0 && !slot_.accepts_ahead.load(std::memory_order_relaxed);
 }
 
+bool listener::accept_aborted_locked(const channel& ch) const noexcept {
+  return state_ != WS_LISTENER_STATE_OPEN || ch.op_.cancel_requested.load(std::memory_order_relaxed);
+}
+
 void listener::wake_kernel_waiters_locked(bool leave) noexcept {
   for (kernel_waiter* k = kernel_waiters_.front(); k; k = kernel_waiters_.next(*k)) {
     if (leave) k->leave = true;
@@ -48,7 +52,6 @@ HRESULT listener::finish_off_loop(channel& ch, int fd, bool aborted, WS_ERROR* e
 bool listener::wait_in_kernel(channel& ch, platform::accept_waiter& w, std::unique_lock<std::mutex>& lock,
                               WS_ERROR* error, HRESULT& hr) noexcept {
   kernel_waiter me;
-  me.ch = &ch;
   me.waiter = &w;
   kernel_waiters_.push_back(me);
   ch.in_kernel_ = &me;
@@ -61,8 +64,7 @@ bool listener::wait_in_kernel(channel& ch, platform::accept_waiter& w, std::uniq
       platform::wake(*other->waiter);
   };
   for (;;) {
-    bool aborted = state_ != WS_LISTENER_STATE_OPEN || ch.op_.cancel_requested.load(std::memory_order_relaxed);
-    if (aborted) {
+    if (accept_aborted_locked(ch)) {
       unlink();
       lock.unlock();
       hr = finish_off_loop(ch, -ECANCELED, true, error);
@@ -83,7 +85,7 @@ bool listener::wait_in_kernel(channel& ch, platform::accept_waiter& w, std::uniq
     if (woke < 0) me.leave = true;  // no wait here (descriptors ran out?): the loop's
     if (fd == -EAGAIN) continue;
     unlink();
-    aborted = state_ != WS_LISTENER_STATE_OPEN || ch.op_.cancel_requested.load(std::memory_order_relaxed);
+    bool aborted = accept_aborted_locked(ch);
     lock.unlock();
     hr = finish_off_loop(ch, fd, aborted, error);
     return true;

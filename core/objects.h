@@ -24,13 +24,11 @@
 namespace openwws::core {
 
 class listener;
-class channel;
 
 // A synchronous accept that waits in the kernel on its caller's thread (see
 // listener::wait_in_kernel). Lives on that thread's stack; linked under the listener's
 // mutex while it waits.
 struct kernel_waiter {
-  channel* ch = nullptr;
   platform::accept_waiter* waiter = nullptr;
   bool leave = false;  // the loop took over the listener's accepts: wait there instead
   kernel_waiter* prev = nullptr;
@@ -299,6 +297,8 @@ class listener {
   // sees it. mu_ not held.
   HRESULT finish_off_loop(channel& ch, int fd, bool aborted, WS_ERROR* error) noexcept;
   void wake_kernel_waiters_locked(bool leave) noexcept;
+  // ch's accept was aborted, or the listener is no longer open (mu_ held).
+  bool accept_aborted_locked(const channel& ch) const noexcept;
   void link_pending(channel& ch) noexcept;
   void unlink_pending(channel& ch) noexcept;
   void request_cancel_all_locked() noexcept;

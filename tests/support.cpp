@@ -42,6 +42,16 @@ void free_parked() {
 
 }  // namespace
 
+void close_and_free(WS_LISTENER* l) {
+  CHECK(WsCloseListener(l, nullptr, nullptr) == S_OK);
+  WsFreeListener(l);
+}
+
+void close_and_free(WS_CHANNEL* c) {
+  CHECK(WsCloseChannel(c, nullptr, nullptr) == S_OK);
+  WsFreeChannel(c);
+}
+
 // A thread's accept waiter (platform/accept_wait.h) holds its descriptors until the
 // thread exits: made before the count, it is not taken for a leak of the test.
 fd_guard::fd_guard() : before((platform::this_thread_accept_waiter(), platform::open_descriptor_count())) {}

@@ -49,6 +49,9 @@ WS_STRING ws(const std::u16string& s);
 WS_LISTENER* open_listener(const std::string& url, USHORT* port, const WS_LISTENER_PROPERTY* props = nullptr,
                            ULONG count = 0);
 WS_CHANNEL* channel_for(WS_LISTENER* l);
+// WsCloseListener / WsCloseChannel (checked: S_OK), then the free.
+void close_and_free(WS_LISTENER* l);
+void close_and_free(WS_CHANNEL* c);
 USHORT port_of(WS_LISTENER* l);
 WS_LISTENER_STATE state_of(WS_LISTENER* l);
 WS_CHANNEL_STATE state_of(WS_CHANNEL* c);

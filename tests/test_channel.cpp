@@ -39,16 +39,6 @@ HRESULT open_to(WS_CHANNEL* c, const std::string& url, WS_ERROR* error = nullptr
 
 std::string tcp_url(USHORT port) { return "net.tcp://127.0.0.1:" + std::to_string(port) + "/"; }
 
-void close_and_free(WS_LISTENER* l) {
-  CHECK(WsCloseListener(l, nullptr, nullptr) == S_OK);
-  WsFreeListener(l);
-}
-
-void close_and_free(WS_CHANNEL* c) {
-  CHECK(WsCloseChannel(c, nullptr, nullptr) == S_OK);
-  WsFreeChannel(c);
-}
-
 BOOL is_shut_down(WS_CHANNEL* c) {
   BOOL b = 7;
   REQUIRE(WsGetChannelProperty(c, WS_CHANNEL_PROPERTY_IS_SESSION_SHUT_DOWN, &b, sizeof b, nullptr) == S_OK);

@@ -110,11 +110,6 @@ WS_LISTENER* listener_with_timeout(ULONG ms, USHORT* port, const std::string& ur
   return open_listener(url, port, &prop, 1);
 }
 
-void close_and_free(WS_LISTENER* l) {
-  WsCloseListener(l, nullptr, nullptr);
-  WsFreeListener(l);
-}
-
 // A bad preamble gets its fault and FIN, the accept keeps waiting, a good client after it is accepted.
 void expect_fault(const std::function<bytes_t(USHORT)>& make, nettcp::framing_fault fault,
                   const std::string& path = "") {

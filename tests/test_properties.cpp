@@ -83,11 +83,6 @@ void accept_queued(WS_LISTENER* l) {
   WsFreeChannel(c);
 }
 
-void close_and_free(WS_LISTENER* l) {
-  CHECK(WsCloseListener(l, nullptr, nullptr) == S_OK);
-  WsFreeListener(l);
-}
-
 }  // namespace
 
 TEST_SUITE("properties") {

@@ -84,11 +84,6 @@ struct sync_accepts {
   }
 };
 
-void close_and_free(WS_LISTENER* l) {
-  WsCloseListener(l, nullptr, nullptr);
-  WsFreeListener(l);
-}
-
 }  // namespace
 
 TEST_SUITE("sync wait") {

@@ -426,20 +426,16 @@ HRESULT channel::close(const WS_ASYNC_CONTEXT*, WS_ERROR* error) noexcept {
 // does not wait for the peer's End: it completes at once.
 void channel::close_locked() noexcept {
   if (fd_ >= 0 && state_ == WS_CHANNEL_STATE_OPEN) {
-    send_end_locked();
     platform::discard_received(fd_, 64 * 1024);
+    if (!end_sent_) {
+      end_sent_ = true;
+      std::span<const std::uint8_t> end = nettcp::end_record();
+      platform::send_before_close(fd_, end.data(), end.size());  // a peer that left needs no End
+    }
   }
   platform::close_fd(fd_);
   fd_ = -1;
   state_ = WS_CHANNEL_STATE_CLOSED;
-}
-
-void channel::send_end_locked() noexcept {
-  if (end_sent_) return;
-  end_sent_ = true;
-  std::span<const std::uint8_t> end = nettcp::end_record();
-  platform::send_nosignal(fd_, end.data(), end.size());  // a peer that left needs no End
-  platform::shutdown_send(fd_);
 }
 
 HRESULT channel::abort(WS_ERROR*) noexcept {
@@ -495,8 +491,7 @@ HRESULT channel::shutdown_session(const WS_ASYNC_CONTEXT*, WS_ERROR* error) noex
   if (session_shut_down_)
     return fail(error, WS_E_INVALID_OPERATION, "WsShutdownSessionChannel: the session is already shut down");
   std::span<const std::uint8_t> end = nettcp::end_record();
-  ssize_t sent = platform::send_nosignal(fd_, end.data(), end.size());
-  int rc = sent < 0 ? static_cast<int>(sent) : platform::shutdown_send(fd_);
+  int rc = platform::send_last(fd_, end.data(), end.size());
   end_sent_ = true;
   if (rc < 0) {
     state_ = WS_CHANNEL_STATE_FAULTED;

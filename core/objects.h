@@ -159,7 +159,6 @@ class channel {
   void take_handshake(std::string_view via, std::vector<std::uint8_t>& after);
   // An open session's end ([MC-NMF] 3.1.5): End, then FIN, after dropping what the
   // peer sent that nobody will read.
-  void send_end_locked() noexcept;
   // The accept or connect ends: ACCEPTING/OPENING becomes OPEN with result_fd_, or
   // CREATED. publish and finish are the completion's hooks.
   static void publish_result(void* self, HRESULT hr) noexcept;

@@ -89,6 +89,13 @@ void close_with_reset(int fd) noexcept;
 // shutdown(SHUT_WR): 0 or -errno.
 int shutdown_send(int fd) noexcept;
 
+// The last small send before close() or shutdown_send: where the platform can hold the
+// bytes back (Linux MSG_MORE), they go on one segment with the FIN. As send_nosignal.
+ssize_t send_before_close(int fd, const void* data, std::size_t len) noexcept;
+
+// send_before_close, then shutdown_send: 0 or -errno of the first that failed.
+int send_last(int fd, const void* data, std::size_t len) noexcept;
+
 // Boolean and integer socket options used by channel properties: 0 or -errno.
 int set_no_delay(int fd, bool on) noexcept;
 int set_keep_alive(int fd, bool on, std::uint32_t time_ms, std::uint32_t interval_ms) noexcept;

@@ -259,17 +259,35 @@ int connect_result(int fd) noexcept {
   return -err;
 }
 
-ssize_t send_nosignal(int fd, const void* data, std::size_t len) noexcept {
+namespace {
+ssize_t send_with(int fd, const void* data, std::size_t len, int more) noexcept {
 #ifdef MSG_NOSIGNAL
-  constexpr int flags = MSG_NOSIGNAL;
+  const int flags = MSG_NOSIGNAL | more;
 #else
-  constexpr int flags = 0;  // SO_NOSIGPIPE, set on every socket made here, does it
+  const int flags = more;  // SO_NOSIGPIPE, set on every socket made here, does it
 #endif
   for (;;) {
     ssize_t n = ::send(fd, data, len, flags);
     if (n >= 0) return n;
     if (errno != EINTR) return -errno;
   }
+}
+}  // namespace
+
+ssize_t send_nosignal(int fd, const void* data, std::size_t len) noexcept { return send_with(fd, data, len, 0); }
+
+ssize_t send_before_close(int fd, const void* data, std::size_t len) noexcept {
+#ifdef MSG_MORE
+  // Held back until the FIN, which then goes on the same segment.
+  return send_with(fd, data, len, MSG_MORE);
+#else
+  return send_with(fd, data, len, 0);
+#endif
+}
+
+int send_last(int fd, const void* data, std::size_t len) noexcept {
+  ssize_t n = send_before_close(fd, data, len);
+  return n < 0 ? static_cast<int>(n) : shutdown_send(fd);
 }
 
 ssize_t recv_some(int fd, void* buf, std::size_t len) noexcept {

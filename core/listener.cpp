@@ -185,7 +185,9 @@ HRESULT listener::open(const WS_STRING& url, const WS_ASYNC_CONTEXT*, WS_ERROR* 
       hr = fail(error, WS_E_OPERATION_ABORTED, "WsOpenListener: WsAbortListener was called while opening");
     }
     if (SUCCEEDED(hr)) {
+      static std::atomic<std::uint64_t> sockets_opened{0};
       slot_.fd = fd;
+      slot_.id = sockets_opened.fetch_add(1, std::memory_order_relaxed) + 1;
       slot_.backlog = static_cast<int>(props_.listen_backlog);
     }
     state_ = SUCCEEDED(hr) ? WS_LISTENER_STATE_OPEN : WS_LISTENER_STATE_CREATED;
@@ -244,25 +246,29 @@ HRESULT listener::accept(channel& ch, const WS_ASYNC_CONTEXT* ctx, WS_ERROR* err
   ++inflight_;
   ops_.begin();
   if (pending_.empty() && ready_count_ == 0 && slot_.ready.load(std::memory_order_relaxed) == 0) {
-    // Nothing queued: take a connection that is already waiting, and its preamble, on
-    // this thread without a trip through the loop (the fast path under load). One that
-    // has not sent its preamble yet goes on as a handshake; this accept then waits.
-    lock.unlock();
-    int fd = platform::accept_one(slot_.fd);
-    if (fd >= 0) fd = take_connection(ch, fd, false) ? ch.result_fd_ : -EAGAIN;
-    lock.lock();
-    bool aborted = accept_aborted_locked(ch);
-    if (fd != -EAGAIN) {
+    // A synchronous accept may wait on this thread, woken by the kernel.
+    platform::accept_waiter* w = !ctx && !rt_.on_loop_thread() ? platform::this_thread_accept_waiter() : nullptr;
+    // A thread whose last wait slept is likely to find nothing queued again; its wait
+    // sees a connection already queued too, so the accept4 that fails is left out.
+    if (!w || !platform::last_wait_blocked(*w) || !may_wait_in_kernel_locked()) {
+      // Take a connection that is already waiting, and its preamble, on this thread
+      // without a trip through the loop (the fast path under load). One that has not
+      // sent its preamble yet goes on as a handshake; this accept then waits.
       lock.unlock();
-      return finish_off_loop(ch, fd, aborted, error);
-    }
-    if (aborted) return refuse(WS_E_OPERATION_ABORTED, "WsAcceptChannel: the listener was aborted or closed", true);
-    // Nothing queued: a synchronous accept waits on this thread, woken by the kernel.
-    if (!ctx && may_wait_in_kernel_locked() && !rt_.on_loop_thread())
-      if (platform::accept_waiter* w = platform::this_thread_accept_waiter()) {
-        HRESULT hr;
-        if (wait_in_kernel(ch, *w, lock, error, hr)) return hr;
+      int fd = platform::accept_one(slot_.fd);
+      if (fd >= 0) fd = take_connection(ch, fd, false) ? ch.result_fd_ : -EAGAIN;
+      lock.lock();
+      bool aborted = accept_aborted_locked(ch);
+      if (fd != -EAGAIN) {
+        lock.unlock();
+        return finish_off_loop(ch, fd, aborted, error);
       }
+      if (aborted) return refuse(WS_E_OPERATION_ABORTED, "WsAcceptChannel: the listener was aborted or closed", true);
+    }
+    if (w && may_wait_in_kernel_locked()) {
+      HRESULT hr;
+      if (wait_in_kernel(ch, *w, lock, error, hr)) return hr;
+    }
   }
   if (!ctx && rt_.on_loop_thread())
     return refuse(WS_E_INVALID_OPERATION, std::string("WsAcceptChannel: ") + rt_.why_sync_refused(), true);

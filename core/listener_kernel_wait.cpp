@@ -75,7 +75,7 @@ bool listener::wait_in_kernel(channel& ch, platform::accept_waiter& w, std::uniq
       return false;
     }
     lock.unlock();
-    int woke = platform::wait_for_connection(w, slot_.fd);  // the socket outlives accepts in flight
+    int woke = platform::wait_for_connection(w, slot_.fd, slot_.id);  // the socket outlives accepts in flight
     int fd = -EAGAIN;
     if (woke > 0) {
       fd = platform::accept_one(slot_.fd);

@@ -6,6 +6,8 @@
 // callers wait through the loop.
 #pragma once
 
+#include <cstdint>
+
 namespace openwws::platform {
 
 class accept_waiter;
@@ -16,8 +18,14 @@ accept_waiter* this_thread_accept_waiter() noexcept;
 
 // Blocks until listen_fd may have a connection to accept (returns 1) or wake() was
 // called (returns 0; a wake that came before the call counts, once). Both may be true:
-// 0 wins, and the caller checks why it was woken. -errno on failure.
-int wait_for_connection(accept_waiter& w, int listen_fd) noexcept;
+// 0 wins, and the caller checks why it was woken. -errno on failure. socket_id names
+// the listening socket (listener_slot::id): the waiter may keep watching it between
+// calls, and descriptor numbers are reused.
+int wait_for_connection(accept_waiter& w, int listen_fd, std::uint64_t socket_id) noexcept;
+
+// Whether w's last wait_for_connection slept before it returned: the thread found
+// nothing queued then, and likely will again.
+bool last_wait_blocked(const accept_waiter& w) noexcept;
 
 // Any thread: ends w's current or next wait_for_connection.
 void wake(accept_waiter& w) noexcept;

@@ -52,6 +52,7 @@ enum class op_kind : std::uint8_t { accept, connect, readable };
 // its backend_* fields belong to the loop thread.
 struct listener_slot {
   int fd = -1;
+  std::uint64_t id = 0;  // unique per opened socket, from 1: descriptor numbers are reused
   int backlog = 0;  // as given to listen(): a backend queues at most about this many
   // Connections a backend accepted ahead of any request, waiting for the next
   // start_accept. While non-zero, core sends accepts to the loop instead of trying

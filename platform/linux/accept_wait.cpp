@@ -2,6 +2,12 @@
 // Linux: an epoll instance per thread that watches the listening socket with
 // EPOLLEXCLUSIVE (Linux 4.5: a connection wakes one of the instances waiting on the
 // socket, not all) and an eventfd for wake().
+//
+// The socket stays registered between waits, so that a thread accepting in a loop
+// makes no epoll_ctl per connection. That takes nothing from the threads still
+// waiting: the kernel passes an exclusive wake-up over an instance nobody waits on
+// (ep_poll_callback returns 0 then). Registrations are keyed by the socket's id, not
+// its descriptor number, which the next socket may reuse.
 #include "platform/accept_wait.h"
 
 #include <sys/epoll.h>
@@ -9,19 +15,23 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdint>
 
 namespace openwws::platform {
 
+namespace {
+constexpr std::uint64_t wake_tag = 0;  // socket ids start at 1
+// Longer than an epoll_wait that finds its event ready takes, shorter than a client's
+// connect: a wait that took longer slept.
+constexpr auto blocked_after = std::chrono::microseconds(10);
+}  // namespace
+
 class accept_waiter {
  public:
   accept_waiter() noexcept {
-    ep_ = ::epoll_create1(EPOLL_CLOEXEC);
     wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    epoll_event ev{};
-    ev.events = EPOLLIN;
-    ev.data.fd = wake_fd_;
-    ok_ = ep_ >= 0 && wake_fd_ >= 0 && ::epoll_ctl(ep_, EPOLL_CTL_ADD, wake_fd_, &ev) == 0;
+    ok_ = wake_fd_ >= 0 && make_instance();
   }
   ~accept_waiter() {
     if (ep_ >= 0) ::close(ep_);
@@ -32,35 +42,42 @@ class accept_waiter {
 
   bool ok() const noexcept { return ok_; }
 
-  int wait(int listen_fd) noexcept {
-    // Added for this wait only: an instance that keeps watching a socket after its
-    // thread stopped waiting would take exclusive wake-ups meant for the threads still
-    // waiting. Adding also reports a connection already queued.
-    epoll_event ev{};
-    ev.events = EPOLLIN | (exclusive_ ? EPOLLEXCLUSIVE : 0u);
-    ev.data.fd = listen_fd;
-    if (::epoll_ctl(ep_, EPOLL_CTL_ADD, listen_fd, &ev) != 0) {
-      if (errno != EINVAL || !exclusive_) return -errno;
-      exclusive_ = false;  // a kernel before 4.5: every waiter wakes, each tries accept
-      ev.events = EPOLLIN;
-      if (::epoll_ctl(ep_, EPOLL_CTL_ADD, listen_fd, &ev) != 0) return -errno;
+  int wait(int listen_fd, std::uint64_t socket_id) noexcept {
+    if (socket_id != watched_id_) {
+      // ENOENT or EBADF when the old socket left: its registration went with it.
+      if (watched_id_ != wake_tag) ::epoll_ctl(ep_, EPOLL_CTL_DEL, watched_fd_, nullptr);
+      watched_id_ = wake_tag;
+      if (int rc = watch(listen_fd, socket_id); rc < 0) return rc;
     }
-    epoll_event got[2];
-    int n;
-    do n = ::epoll_wait(ep_, got, 2, -1);
-    while (n < 0 && errno == EINTR);
-    int err = n < 0 ? errno : 0;
-    ::epoll_ctl(ep_, EPOLL_CTL_DEL, listen_fd, nullptr);
-    if (n < 0) return -err;
-    for (int i = 0; i < n; ++i)
-      if (got[i].data.fd == wake_fd_) {
+    for (;;) {
+      epoll_event got[4];
+      int n;
+      auto start = std::chrono::steady_clock::now();
+      do n = ::epoll_wait(ep_, got, 4, -1);
+      while (n < 0 && errno == EINTR);
+      if (n < 0) return -errno;
+      blocked_ = std::chrono::steady_clock::now() - start > blocked_after;
+      bool woken = false, ready = false, stale = false;
+      for (int i = 0; i < n; ++i) {
+        woken |= got[i].data.u64 == wake_tag;
+        ready |= got[i].data.u64 == socket_id;
+        stale |= got[i].data.u64 != wake_tag && got[i].data.u64 != socket_id;
+      }
+      if (woken) {
         std::uint64_t count;
         while (::read(wake_fd_, &count, sizeof count) < 0 && errno == EINTR) {
         }
         return 0;
       }
-    return 1;
+      if (ready) return 1;
+      if (stale && !renew(listen_fd, socket_id)) {
+        ok_ = false;  // the thread's later accepts wait through the loop
+        return -EMFILE;
+      }
+    }
   }
+
+  bool blocked() const noexcept { return blocked_; }
 
   void wake() noexcept {
     std::uint64_t one = 1;
@@ -69,10 +86,46 @@ class accept_waiter {
   }
 
  private:
+  bool make_instance() noexcept {
+    ep_ = ::epoll_create1(EPOLL_CLOEXEC);
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = wake_tag;
+    return ep_ >= 0 && ::epoll_ctl(ep_, EPOLL_CTL_ADD, wake_fd_, &ev) == 0;
+  }
+
+  int watch(int listen_fd, std::uint64_t socket_id) noexcept {
+    epoll_event ev{};
+    ev.events = EPOLLIN | (exclusive_ ? EPOLLEXCLUSIVE : 0u);
+    ev.data.u64 = socket_id;
+    if (::epoll_ctl(ep_, EPOLL_CTL_ADD, listen_fd, &ev) != 0) {
+      if (errno != EINVAL || !exclusive_) return -errno;
+      exclusive_ = false;  // a kernel before 4.5: every waiter wakes, each tries accept
+      ev.events = EPOLLIN;
+      if (::epoll_ctl(ep_, EPOLL_CTL_ADD, listen_fd, &ev) != 0) return -errno;
+    }
+    watched_fd_ = listen_fd;
+    watched_id_ = socket_id;
+    return 0;
+  }
+
+  // An old socket's registration outlived its descriptor (another process still holds
+  // the socket, and its number now names ours): no epoll_ctl can reach it, so a new
+  // instance replaces this one. The eventfd keeps any wake() that came meanwhile.
+  bool renew(int listen_fd, std::uint64_t socket_id) noexcept {
+    ::close(ep_);
+    watched_id_ = wake_tag;
+    if (!make_instance()) return false;
+    return watch(listen_fd, socket_id) == 0;
+  }
+
   int ep_ = -1;
   int wake_fd_ = -1;
+  int watched_fd_ = -1;
+  std::uint64_t watched_id_ = wake_tag;
   bool ok_ = false;
   bool exclusive_ = true;
+  bool blocked_ = false;
 };
 
 accept_waiter* this_thread_accept_waiter() noexcept {
@@ -80,7 +133,11 @@ accept_waiter* this_thread_accept_waiter() noexcept {
   return waiter.ok() ? &waiter : nullptr;
 }
 
-int wait_for_connection(accept_waiter& w, int listen_fd) noexcept { return w.wait(listen_fd); }
+int wait_for_connection(accept_waiter& w, int listen_fd, std::uint64_t socket_id) noexcept {
+  return w.wait(listen_fd, socket_id);
+}
+
+bool last_wait_blocked(const accept_waiter& w) noexcept { return w.blocked(); }
 
 void wake(accept_waiter& w) noexcept { w.wake(); }
 

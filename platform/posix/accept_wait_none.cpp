@@ -9,7 +9,9 @@ class accept_waiter {};
 
 accept_waiter* this_thread_accept_waiter() noexcept { return nullptr; }
 
-int wait_for_connection(accept_waiter&, int) noexcept { return 0; }
+int wait_for_connection(accept_waiter&, int, std::uint64_t) noexcept { return 0; }
+
+bool last_wait_blocked(const accept_waiter&) noexcept { return false; }
 
 void wake(accept_waiter&) noexcept {}
 

@@ -482,8 +482,11 @@ void listener::abort_locked() noexcept {
 }
 
 HRESULT listener::abort() noexcept {
+  kernel_wakes later;  // destroyed after the lock: the waiters wake with mu_ let go
   std::lock_guard lock(mu_);
+  wakes_after_unlock_ = &later;
   abort_locked();
+  wakes_after_unlock_ = nullptr;
   return S_OK;
 }
 
@@ -510,8 +513,13 @@ HRESULT listener::close(const WS_ASYNC_CONTEXT* ctx, WS_ERROR* error) noexcept {
     return fail(error, WS_E_INVALID_OPERATION, std::string("WsCloseListener: ") + rt_.why_sync_refused());
   if (own && loop::take_group_delivery(this)) accept_finished_locked();  // not freeing: never the last
   sync_waiter waiter;
-  if (start_close_locked(ctx, &waiter, error) == S_OK) return S_OK;
+  kernel_wakes later;
+  wakes_after_unlock_ = &later;
+  HRESULT started = start_close_locked(ctx, &waiter, error);
+  wakes_after_unlock_ = nullptr;
   lock.unlock();
+  later.wake_all();
+  if (started == S_OK) return S_OK;
   return ctx ? WS_S_ASYNC : close_done_.wait_and_report(waiter);
 }
 

@@ -28,10 +28,21 @@ bool listener::accept_aborted_locked(const channel& ch) const noexcept {
 }
 
 void listener::wake_kernel_waiters_locked(bool leave) noexcept {
+  kernel_wakes* later = wakes_after_unlock_;
   for (kernel_waiter* k = kernel_waiters_.front(); k; k = kernel_waiters_.next(*k)) {
     if (leave) k->leave = true;
-    platform::wake(*k->waiter);
+    if (later && later->count < later->pinned.size()) {
+      platform::pin(*k->waiter);
+      later->pinned[later->count++] = k->waiter;
+    } else {
+      platform::wake(*k->waiter);
+    }
   }
+}
+
+void kernel_wakes::wake_all() noexcept {
+  for (std::size_t i = 0; i < count; ++i) platform::wake_and_unpin(*pinned[i]);
+  count = 0;
 }
 
 HRESULT listener::finish_off_loop(channel& ch, int fd, bool aborted, WS_ERROR* error) noexcept {

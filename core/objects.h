@@ -13,6 +13,7 @@
 #include "platform/accept_wait.h"
 #include "platform/backend.h"
 
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -33,6 +34,15 @@ struct kernel_waiter {
   bool leave = false;  // the loop took over the listener's accepts: wait there instead
   kernel_waiter* prev = nullptr;
   kernel_waiter* next = nullptr;
+};
+
+// Waiters to wake once the listener's mutex is let go (see platform::pin): each would
+// otherwise wake only to wait for that mutex. More than fit are woken at once.
+struct kernel_wakes {
+  std::array<platform::accept_waiter*, 4> pinned{};
+  std::size_t count = 0;
+  void wake_all() noexcept;
+  ~kernel_wakes() { wake_all(); }
 };
 
 // Operations of an object that have yet to report, and its free. A free waits for
@@ -344,6 +354,7 @@ class listener {
   std::uint32_t ready_count_ = 0;
   std::uint32_t stealing_ = 0;  // steals whose accept has not completed yet
   intrusive_list<kernel_waiter, &kernel_waiter::prev, &kernel_waiter::next> kernel_waiters_;  // under mu_
+  kernel_wakes* wakes_after_unlock_ = nullptr;  // under mu_: set by abort and close while they hold it
 };
 
 // Names for error strings: "OPEN", "FAULTED", ...

@@ -30,4 +30,10 @@ bool last_wait_blocked(const accept_waiter& w) noexcept;
 // Any thread: ends w's current or next wait_for_connection.
 void wake(accept_waiter& w) noexcept;
 
+// For a wake() after the lock under which w was found is let go (a waiter woken under
+// it would at once wait for that lock): pin keeps w alive, since its thread's exit
+// waits until wake_and_unpin.
+void pin(accept_waiter& w) noexcept;
+void wake_and_unpin(accept_waiter& w) noexcept;
+
 }  // namespace openwws::platform

@@ -14,9 +14,11 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
+#include <thread>
 
 namespace openwws::platform {
 
@@ -34,6 +36,7 @@ class accept_waiter {
     ok_ = wake_fd_ >= 0 && make_instance();
   }
   ~accept_waiter() {
+    while (pins_.load(std::memory_order_acquire) > 0) std::this_thread::yield();  // a wake in flight
     if (ep_ >= 0) ::close(ep_);
     if (wake_fd_ >= 0) ::close(wake_fd_);
   }
@@ -85,6 +88,9 @@ class accept_waiter {
     }
   }
 
+  void pin() noexcept { pins_.fetch_add(1, std::memory_order_relaxed); }
+  void unpin() noexcept { pins_.fetch_sub(1, std::memory_order_release); }
+
  private:
   bool make_instance() noexcept {
     ep_ = ::epoll_create1(EPOLL_CLOEXEC);
@@ -126,6 +132,7 @@ class accept_waiter {
   bool ok_ = false;
   bool exclusive_ = true;
   bool blocked_ = false;
+  std::atomic<int> pins_{0};
 };
 
 accept_waiter* this_thread_accept_waiter() noexcept {
@@ -140,5 +147,12 @@ int wait_for_connection(accept_waiter& w, int listen_fd, std::uint64_t socket_id
 bool last_wait_blocked(const accept_waiter& w) noexcept { return w.blocked(); }
 
 void wake(accept_waiter& w) noexcept { w.wake(); }
+
+void pin(accept_waiter& w) noexcept { w.pin(); }
+
+void wake_and_unpin(accept_waiter& w) noexcept {
+  w.wake();
+  w.unpin();
+}
 
 }  // namespace openwws::platform

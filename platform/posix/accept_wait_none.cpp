@@ -15,4 +15,8 @@ bool last_wait_blocked(const accept_waiter&) noexcept { return false; }
 
 void wake(accept_waiter&) noexcept {}
 
+void pin(accept_waiter&) noexcept {}
+
+void wake_and_unpin(accept_waiter&) noexcept {}
+
 }  // namespace openwws::platform

@@ -7,7 +7,8 @@
 // makes no epoll_ctl per connection. That takes nothing from the threads still
 // waiting: the kernel passes an exclusive wake-up over an instance nobody waits on
 // (ep_poll_callback returns 0 then). Registrations are keyed by the socket's id, not
-// its descriptor number, which the next socket may reuse.
+// its descriptor number, which the next socket may reuse; a thread that moves to
+// another socket starts a new instance rather than touch a number that may be closed.
 #include "platform/accept_wait.h"
 
 #include <sys/epoll.h>
@@ -47,10 +48,10 @@ class accept_waiter {
 
   int wait(int listen_fd, std::uint64_t socket_id) noexcept {
     if (socket_id != watched_id_) {
-      // ENOENT or EBADF when the old socket left: its registration went with it.
-      if (watched_id_ != wake_tag) ::epoll_ctl(ep_, EPOLL_CTL_DEL, watched_fd_, nullptr);
-      watched_id_ = wake_tag;
-      if (int rc = watch(listen_fd, socket_id); rc < 0) return rc;
+      // Another socket: the old one's descriptor may be closed and its number reused
+      // by anyone, so no epoll_ctl on it; a new instance drops its registration.
+      int rc = watched_id_ == wake_tag ? watch(listen_fd, socket_id) : renew(listen_fd, socket_id);
+      if (rc < 0) return rc;
     }
     for (;;) {
       epoll_event got[4];
@@ -73,10 +74,8 @@ class accept_waiter {
         return 0;
       }
       if (ready) return 1;
-      if (stale && !renew(listen_fd, socket_id)) {
-        ok_ = false;  // the thread's later accepts wait through the loop
-        return -EMFILE;
-      }
+      if (stale)
+        if (int rc = renew(listen_fd, socket_id); rc < 0) return rc;
     }
   }
 
@@ -110,24 +109,26 @@ class accept_waiter {
       ev.events = EPOLLIN;
       if (::epoll_ctl(ep_, EPOLL_CTL_ADD, listen_fd, &ev) != 0) return -errno;
     }
-    watched_fd_ = listen_fd;
     watched_id_ = socket_id;
     return 0;
   }
 
-  // An old socket's registration outlived its descriptor (another process still holds
-  // the socket, and its number now names ours): no epoll_ctl can reach it, so a new
-  // instance replaces this one. The eventfd keeps any wake() that came meanwhile.
-  bool renew(int listen_fd, std::uint64_t socket_id) noexcept {
+  // A new instance in place of this one, watching listen_fd: it drops the old socket's
+  // registration, also one that outlived its descriptor (another process still holds
+  // the socket, and its number now names ours), which no epoll_ctl can reach. The
+  // eventfd keeps any wake() that came meanwhile.
+  int renew(int listen_fd, std::uint64_t socket_id) noexcept {
     ::close(ep_);
     watched_id_ = wake_tag;
-    if (!make_instance()) return false;
-    return watch(listen_fd, socket_id) == 0;
+    if (!make_instance()) {
+      ok_ = false;  // descriptors ran out: the thread's later accepts wait through the loop
+      return -EMFILE;
+    }
+    return watch(listen_fd, socket_id);
   }
 
   int ep_ = -1;
   int wake_fd_ = -1;
-  int watched_fd_ = -1;
   std::uint64_t watched_id_ = wake_tag;
   bool ok_ = false;
   bool exclusive_ = true;

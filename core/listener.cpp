@@ -247,10 +247,10 @@ HRESULT listener::accept(channel& ch, const WS_ASYNC_CONTEXT* ctx, WS_ERROR* err
   ops_.begin();
   if (pending_.empty() && ready_count_ == 0 && slot_.ready.load(std::memory_order_relaxed) == 0) {
     // A synchronous accept may wait on this thread, woken by the kernel.
-    platform::accept_waiter* w = !ctx && !rt_.on_loop_thread() ? platform::this_thread_accept_waiter() : nullptr;
+    const bool may_wait_here = !ctx && !rt_.on_loop_thread();
     // A thread whose last wait slept is likely to find nothing queued again; its wait
     // sees a connection already queued too, so the accept4 that fails is left out.
-    if (!w || !platform::last_wait_blocked(*w) || !may_wait_in_kernel_locked()) {
+    if (!may_wait_here || !platform::this_thread_last_wait_blocked() || !may_wait_in_kernel_locked()) {
       // Take a connection that is already waiting, and its preamble, on this thread
       // without a trip through the loop (the fast path under load). One that has not
       // sent its preamble yet goes on as a handshake; this accept then waits.
@@ -265,10 +265,11 @@ HRESULT listener::accept(channel& ch, const WS_ASYNC_CONTEXT* ctx, WS_ERROR* err
       }
       if (aborted) return refuse(WS_E_OPERATION_ABORTED, "WsAcceptChannel: the listener was aborted or closed", true);
     }
-    if (w && may_wait_in_kernel_locked()) {
-      HRESULT hr;
-      if (wait_in_kernel(ch, *w, lock, error, hr)) return hr;
-    }
+    if (may_wait_here && may_wait_in_kernel_locked())
+      if (platform::accept_waiter* w = platform::this_thread_accept_waiter()) {
+        HRESULT hr;
+        if (wait_in_kernel(ch, *w, lock, error, hr)) return hr;
+      }
   }
   if (!ctx && rt_.on_loop_thread())
     return refuse(WS_E_INVALID_OPERATION, std::string("WsAcceptChannel: ") + rt_.why_sync_refused(), true);

@@ -23,9 +23,9 @@ accept_waiter* this_thread_accept_waiter() noexcept;
 // calls, and descriptor numbers are reused.
 int wait_for_connection(accept_waiter& w, int listen_fd, std::uint64_t socket_id) noexcept;
 
-// Whether w's last wait_for_connection slept before it returned: the thread found
-// nothing queued then, and likely will again.
-bool last_wait_blocked(const accept_waiter& w) noexcept;
+// Whether the calling thread's last wait_for_connection slept before it returned: the
+// thread found nothing queued then, and likely will again. Makes no waiter.
+bool this_thread_last_wait_blocked() noexcept;
 
 // Any thread: ends w's current or next wait_for_connection.
 void wake(accept_waiter& w) noexcept;

@@ -28,6 +28,7 @@ constexpr std::uint64_t wake_tag = 0;  // socket ids start at 1
 // Longer than an epoll_wait that finds its event ready takes, shorter than a client's
 // connect: a wait that took longer slept.
 constexpr auto blocked_after = std::chrono::microseconds(10);
+thread_local bool last_wait_blocked = false;  // apart from the waiter, which it must not make
 }  // namespace
 
 class accept_waiter {
@@ -60,7 +61,7 @@ class accept_waiter {
       do n = ::epoll_wait(ep_, got, 4, -1);
       while (n < 0 && errno == EINTR);
       if (n < 0) return -errno;
-      blocked_ = std::chrono::steady_clock::now() - start > blocked_after;
+      last_wait_blocked = std::chrono::steady_clock::now() - start > blocked_after;
       bool woken = false, ready = false, stale = false;
       for (int i = 0; i < n; ++i) {
         woken |= got[i].data.u64 == wake_tag;
@@ -78,8 +79,6 @@ class accept_waiter {
         if (int rc = renew(listen_fd, socket_id); rc < 0) return rc;
     }
   }
-
-  bool blocked() const noexcept { return blocked_; }
 
   void wake() noexcept {
     std::uint64_t one = 1;
@@ -132,7 +131,6 @@ class accept_waiter {
   std::uint64_t watched_id_ = wake_tag;
   bool ok_ = false;
   bool exclusive_ = true;
-  bool blocked_ = false;
   std::atomic<int> pins_{0};
 };
 
@@ -145,7 +143,7 @@ int wait_for_connection(accept_waiter& w, int listen_fd, std::uint64_t socket_id
   return w.wait(listen_fd, socket_id);
 }
 
-bool last_wait_blocked(const accept_waiter& w) noexcept { return w.blocked(); }
+bool this_thread_last_wait_blocked() noexcept { return last_wait_blocked; }
 
 void wake(accept_waiter& w) noexcept { w.wake(); }
 

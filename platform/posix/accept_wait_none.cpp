@@ -11,7 +11,7 @@ accept_waiter* this_thread_accept_waiter() noexcept { return nullptr; }
 
 int wait_for_connection(accept_waiter&, int, std::uint64_t) noexcept { return 0; }
 
-bool last_wait_blocked(const accept_waiter&) noexcept { return false; }
+bool this_thread_last_wait_blocked() noexcept { return false; }
 
 void wake(accept_waiter&) noexcept {}
 

@@ -415,12 +415,12 @@ void listener::post_cancel_locked() noexcept {
   rt_.post(cancel_cmd_);
 }
 
-void listener::request_cancel_all_locked() noexcept {
+void listener::request_cancel_all_locked(kernel_wakes* later) noexcept {
   for (channel* ch = pending_.front(); ch; ch = pending_.next(*ch)) {
     ch->aborted_ = true;
     ch->op_.cancel_requested.store(true, std::memory_order_relaxed);
   }
-  wake_kernel_waiters_locked(false);  // they see the listener is no longer OPEN
+  wake_kernel_waiters_locked(false, later);  // they see the listener is no longer OPEN
   if (!pending_.empty() || handshake_count_ > 0) post_cancel_locked();
 }
 
@@ -465,7 +465,7 @@ void listener::run_cancel(command& c) noexcept {
   if (doomed) self.destroy();
 }
 
-void listener::abort_locked() noexcept {
+void listener::abort_locked(kernel_wakes* later) noexcept {
   switch (state_) {
     case WS_LISTENER_STATE_OPEN:
       state_ = WS_LISTENER_STATE_FAULTED;
@@ -479,15 +479,13 @@ void listener::abort_locked() noexcept {
     default:
       break;
   }
-  request_cancel_all_locked();
+  request_cancel_all_locked(later);
 }
 
 HRESULT listener::abort() noexcept {
   kernel_wakes later;  // destroyed after the lock: the waiters wake with mu_ let go
   std::lock_guard lock(mu_);
-  wakes_after_unlock_ = &later;
-  abort_locked();
-  wakes_after_unlock_ = nullptr;
+  abort_locked(&later);
   return S_OK;
 }
 
@@ -515,9 +513,7 @@ HRESULT listener::close(const WS_ASYNC_CONTEXT* ctx, WS_ERROR* error) noexcept {
   if (own && loop::take_group_delivery(this)) accept_finished_locked();  // not freeing: never the last
   sync_waiter waiter;
   kernel_wakes later;
-  wakes_after_unlock_ = &later;
-  HRESULT started = start_close_locked(ctx, &waiter, error);
-  wakes_after_unlock_ = nullptr;
+  HRESULT started = start_close_locked(ctx, &waiter, error, &later);
   lock.unlock();
   later.wake_all();
   if (started == S_OK) return S_OK;
@@ -526,11 +522,12 @@ HRESULT listener::close(const WS_ASYNC_CONTEXT* ctx, WS_ERROR* error) noexcept {
 
 // CLOSING, then CLOSED at once if the loop never saw the socket and no accept is in
 // flight (S_OK); otherwise the close is armed and reports later (WS_S_ASYNC).
-HRESULT listener::start_close_locked(const WS_ASYNC_CONTEXT* ctx, sync_waiter* waiter, WS_ERROR* error) noexcept {
+HRESULT listener::start_close_locked(const WS_ASYNC_CONTEXT* ctx, sync_waiter* waiter, WS_ERROR* error,
+                                     kernel_wakes* later) noexcept {
   state_ = WS_LISTENER_STATE_CLOSING;
   aborted_while_closing_ = false;
   finish_posted_ = false;
-  request_cancel_all_locked();
+  request_cancel_all_locked(later);
   if (inflight_ == 0 && handshake_count_ == 0 && !loop_knows_slot_) {
     platform::close_fd(slot_.fd);
     slot_.fd = -1;

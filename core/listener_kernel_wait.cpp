@@ -27,8 +27,7 @@ bool listener::accept_aborted_locked(const channel& ch) const noexcept {
   return state_ != WS_LISTENER_STATE_OPEN || ch.op_.cancel_requested.load(std::memory_order_relaxed);
 }
 
-void listener::wake_kernel_waiters_locked(bool leave) noexcept {
-  kernel_wakes* later = wakes_after_unlock_;
+void listener::wake_kernel_waiters_locked(bool leave, kernel_wakes* later) noexcept {
   for (kernel_waiter* k = kernel_waiters_.front(); k; k = kernel_waiters_.next(*k)) {
     if (leave) k->leave = true;
     if (later && later->count < later->pinned.size()) {

@@ -167,8 +167,6 @@ class channel {
   void end_open(HRESULT hr) noexcept;
   // The accept's connection: its Via (TRANSPORT_URL) and bytes read past the preamble.
   void take_handshake(std::string_view via, std::vector<std::uint8_t>& after);
-  // An open session's end ([MC-NMF] 3.1.5): End, then FIN, after dropping what the
-  // peer sent that nobody will read.
   // The accept or connect ends: ACCEPTING/OPENING becomes OPEN with result_fd_, or
   // CREATED. publish and finish are the completion's hooks.
   static void publish_result(void* self, HRESULT hr) noexcept;
@@ -305,15 +303,18 @@ class listener {
   // Ends an accept that took fd (or failed with fd < 0) off the loop, as its caller
   // sees it. mu_ not held.
   HRESULT finish_off_loop(channel& ch, int fd, bool aborted, WS_ERROR* error) noexcept;
-  void wake_kernel_waiters_locked(bool leave) noexcept;
+  // Wakes them (leave: to wait through the loop); with later, up to its size are
+  // pinned there instead, to be woken once mu_ is let go.
+  void wake_kernel_waiters_locked(bool leave, kernel_wakes* later = nullptr) noexcept;
   // ch's accept was aborted, or the listener is no longer open (mu_ held).
   bool accept_aborted_locked(const channel& ch) const noexcept;
   void link_pending(channel& ch) noexcept;
   void unlink_pending(channel& ch) noexcept;
-  void request_cancel_all_locked() noexcept;
-  void abort_locked() noexcept;
+  void request_cancel_all_locked(kernel_wakes* later = nullptr) noexcept;
+  void abort_locked(kernel_wakes* later = nullptr) noexcept;
   void post_cancel_locked() noexcept;
-  HRESULT start_close_locked(const WS_ASYNC_CONTEXT* ctx, sync_waiter* waiter, WS_ERROR* error) noexcept;
+  HRESULT start_close_locked(const WS_ASYNC_CONTEXT* ctx, sync_waiter* waiter, WS_ERROR* error,
+                             kernel_wakes* later = nullptr) noexcept;
   // An accept reported to its caller: one fewer in flight. The locked form returns
   // true when the caller must delete the listener (after unlocking).
   void accept_finished() noexcept;
@@ -354,7 +355,6 @@ class listener {
   std::uint32_t ready_count_ = 0;
   std::uint32_t stealing_ = 0;  // steals whose accept has not completed yet
   intrusive_list<kernel_waiter, &kernel_waiter::prev, &kernel_waiter::next> kernel_waiters_;  // under mu_
-  kernel_wakes* wakes_after_unlock_ = nullptr;  // under mu_: set by abort and close while they hold it
 };
 
 // Names for error strings: "OPEN", "FAULTED", ...

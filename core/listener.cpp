@@ -245,12 +245,16 @@ HRESULT listener::accept(channel& ch, const WS_ASYNC_CONTEXT* ctx, WS_ERROR* err
     return refuse(WS_E_OPERATION_ABORTED, "WsAcceptChannel: the channel was aborted", false);
   ++inflight_;
   ops_.begin();
+  bool looked = false;  // found no connection queued just now, or judged so
   if (pending_.empty() && ready_count_ == 0 && slot_.ready.load(std::memory_order_relaxed) == 0) {
     // A synchronous accept may wait on this thread, woken by the kernel.
     const bool may_wait_here = !ctx && !rt_.on_loop_thread();
-    // A thread whose last wait slept is likely to find nothing queued again; its wait
-    // sees a connection already queued too, so the accept4 that fails is left out.
-    if (!may_wait_here || !platform::this_thread_last_wait_blocked() || !may_wait_in_kernel_locked()) {
+    // A thread whose last wait slept is likely to find nothing queued again, and so is
+    // an idle loop; the waits that follow see a connection already queued too, so the
+    // accept4 that would fail is left out.
+    looked = may_wait_here ? platform::this_thread_last_wait_blocked() && may_wait_in_kernel_locked()
+                           : ctx && rt_.last_poll_slept();
+    if (!looked) {
       // Take a connection that is already waiting, and its preamble, on this thread
       // without a trip through the loop (the fast path under load). One that has not
       // sent its preamble yet goes on as a handshake; this accept then waits.
@@ -264,6 +268,7 @@ HRESULT listener::accept(channel& ch, const WS_ASYNC_CONTEXT* ctx, WS_ERROR* err
         return finish_off_loop(ch, fd, aborted, error);
       }
       if (aborted) return refuse(WS_E_OPERATION_ABORTED, "WsAcceptChannel: the listener was aborted or closed", true);
+      looked = true;
     }
     if (may_wait_here && may_wait_in_kernel_locked())
       if (platform::accept_waiter* w = platform::this_thread_accept_waiter()) {
@@ -278,6 +283,7 @@ HRESULT listener::accept(channel& ch, const WS_ASYNC_CONTEXT* ctx, WS_ERROR* err
   // The loop serves this listener's accepts from now on: one place waits for them.
   wake_kernel_waiters_locked(true);
   ch.op_.kind = platform::op_kind::accept;
+  ch.op_.try_first = !looked;
   ch.op_.slot = &slot_;
   ch.op_.complete = channel::on_accept_done;
   ch.op_error_ = error;

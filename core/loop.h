@@ -103,6 +103,9 @@ class loop {
   // True on the thread that runs this loop: the role holder, or a host loop's thread,
   // where a synchronous call would wait for itself.
   virtual bool on_loop_thread() const noexcept = 0;
+  // Whether the loop's last wait for I/O slept (it had nothing to do): an accept then
+  // most likely finds no connection queued. A hint, read from any thread.
+  bool last_poll_slept() const noexcept { return last_poll_slept_.load(std::memory_order_relaxed); }
   // True when a call on this thread may block until other operations report: not on
   // the loop thread, and not inside a callback of owner's own.
   bool may_wait_for(const void* owner) const noexcept { return !on_loop_thread() && !delivering(owner); }
@@ -144,6 +147,7 @@ class loop {
   void drain_commands() noexcept;
   completion* pop_ready() noexcept;
   bool has_ready() const noexcept { return ready_head_ != nullptr; }
+  bool has_posted() const noexcept { return incoming_.load(std::memory_order_acquire) != nullptr; }
   // Waits for I/O up to timeout_ms, bounded by the timers (-1: only they bound it),
   // then fires the timers that are due.
   void poll_io(int timeout_ms) noexcept;
@@ -164,6 +168,7 @@ class loop {
  private:
   std::atomic<command*> incoming_{nullptr};  // Treiber stack, reversed when drained
   std::atomic<bool> sleeping_{false};
+  std::atomic<bool> last_poll_slept_{false};  // written by the loop thread
   timer_queue timers_;                // the role holder's
   completion* ready_head_ = nullptr;  // callbacks due; the role holder's
   completion* ready_tail_ = nullptr;

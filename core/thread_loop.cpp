@@ -152,6 +152,12 @@ bool thread_loop::run() noexcept {
   while (!stopping_.load(std::memory_order_relaxed)) {
     drain_commands();
     if (!deliver_ready()) return false;
+    // A callback usually posts its next operation: start it now rather than after a
+    // poll that cannot wait (one system call per operation). Once: I/O still gets its turn.
+    if (has_posted()) {
+      drain_commands();
+      if (!deliver_ready()) return false;
+    }
     bool busy = prepare_to_sleep() || stopping_.load(std::memory_order_relaxed);
     poll_io(busy ? 0 : -1);
     woke();

@@ -77,6 +77,9 @@ struct io_op {
   listener_slot* slot = nullptr;  // accept only
   completion_fn complete = nullptr;
   std::atomic<bool> cancel_requested{false};
+  // Accept: whether to try accept() before waiting. Core clears it when it has just
+  // found nothing queued, or judges so; waiting without trying is never wrong.
+  bool try_first = true;
   // ---- backend-private ----
   io_op* prev_ = nullptr;
   io_op* next_ = nullptr;

@@ -36,7 +36,8 @@ class readiness_backend final : public backend {
 
   void start_accept(listener_slot& slot, io_op& op) noexcept override {
     // Try at once only when nobody is queued, which keeps the FIFO fair (Asio's rule).
-    if (!slot.head_) {
+    // Arming looks at the socket again, so a connection queued meanwhile is not missed.
+    if (!slot.head_ && op.try_first) {
       int fd = accept_one(slot.fd);
       if (fd != -EAGAIN) {
         op.complete(op, fd);

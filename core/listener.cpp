@@ -389,11 +389,24 @@ void listener::accept_again(channel& ch) noexcept {
   rt_.post(ch.start_cmd_);
 }
 
-void listener::maybe_finish_close_locked() noexcept {
-  if (state_ == WS_LISTENER_STATE_CLOSING && inflight_ == 0 && handshake_count_ == 0 && !finish_posted_) {
-    finish_posted_ = true;
-    rt_.post(finish_close_cmd_);
+bool listener::maybe_finish_close_locked(bool may_wake_closer) noexcept {
+  if (state_ != WS_LISTENER_STATE_CLOSING || inflight_ > 0 || handshake_count_ > 0 || finish_posted_) return false;
+  finish_posted_ = true;
+  // A synchronous closer of a socket the loop never saw closes it itself (publish_close):
+  // woken from here, it ends without a trip through the loop's thread.
+  if (may_wake_closer && !loop_knows_slot_ && close_done_.waiter) return true;
+  rt_.post(finish_close_cmd_);
+  return false;
+}
+
+void listener::report_close_off_loop() noexcept {
+  HRESULT hr;
+  {
+    std::lock_guard lock(mu_);
+    hr = aborted_while_closing_ ? WS_E_OPERATION_ABORTED : S_OK;
   }
+  if (FAILED(hr)) fail(close_error_, hr, "WsCloseListener: WsAbortListener was called while closing");
+  rt_.complete(close_done_, hr);  // wakes the synchronous closer: safe off the loop
 }
 
 bool listener::accept_finished_locked() noexcept {
@@ -404,10 +417,14 @@ bool listener::accept_finished_locked() noexcept {
 
 void listener::accept_finished() noexcept {
   bool doomed;
+  bool wake_closer;
   {
     std::lock_guard lock(mu_);
-    doomed = accept_finished_locked();
+    --inflight_;
+    wake_closer = maybe_finish_close_locked(true);
+    doomed = ops_.end();  // never while a close is armed: it counts as an operation
   }
+  if (wake_closer) report_close_off_loop();
   if (doomed) destroy();
 }
 
@@ -570,6 +587,10 @@ void listener::run_finish_close(command& c) noexcept {
 void listener::publish_close(void* self, HRESULT) noexcept {
   auto& l = *static_cast<listener*>(self);
   std::lock_guard lock(l.mu_);
+  if (l.slot_.fd >= 0 && !l.loop_knows_slot_) {  // finished off the loop (report_close_off_loop)
+    platform::close_fd(l.slot_.fd);
+    l.slot_.fd = -1;
+  }
   l.state_ = WS_LISTENER_STATE_CLOSED;
 }
 

@@ -93,7 +93,7 @@ class loop {
   void post(command& c) noexcept;
   // Reports c's result: wakes its synchronous caller (who publishes and finishes), or
   // queues its callback to run after the current loop turn, or, with nobody to tell,
-  // publishes and finishes at once. Loop thread only.
+  // publishes and finishes at once. Loop thread only, but for a synchronous caller's.
   void complete(completion& c, HRESULT hr) noexcept;
   // The loop's timers: their next deadline bounds the loop's wait; a due timer's
   // callback runs on the loop thread. Loop thread only (e.g. from a command).

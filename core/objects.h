@@ -270,7 +270,10 @@ class listener {
   void accept_succeeded(channel& ch) noexcept;
   // The pending accept ch gave its connection away: it waits for the next one.
   void accept_again(channel& ch) noexcept;
-  void maybe_finish_close_locked() noexcept;
+  // The close is due once nothing is in flight: the loop finishes it, or, given
+  // may_wake_closer, the caller does (true: report_close_off_loop after unlocking).
+  bool maybe_finish_close_locked(bool may_wake_closer = false) noexcept;
+  void report_close_off_loop() noexcept;
 
   // ---- net.tcp handshakes (core/listener_handshake.cpp) ----
   nettcp::preamble_policy policy_for(const channel& ch) const noexcept;

@@ -250,10 +250,10 @@ HRESULT listener::accept(channel& ch, const WS_ASYNC_CONTEXT* ctx, WS_ERROR* err
     // A synchronous accept may wait on this thread, woken by the kernel.
     const bool may_wait_here = !ctx && !rt_.on_loop_thread();
     // A thread whose last wait slept is likely to find nothing queued again, and so is
-    // an idle loop; the waits that follow see a connection already queued too, so the
-    // accept4 that would fail is left out.
+    // an async accept after one that the loop had to wait for; the waits that follow
+    // see a connection already queued too, so the accept4 that would fail is left out.
     looked = may_wait_here ? platform::this_thread_last_wait_blocked() && may_wait_in_kernel_locked()
-                           : ctx && rt_.last_poll_slept();
+                           : ctx && last_accept_in_loop_ && rt_.last_poll_slept();
     if (!looked) {
       // Take a connection that is already waiting, and its preamble, on this thread
       // without a trip through the loop (the fast path under load). One that has not
@@ -263,6 +263,7 @@ HRESULT listener::accept(channel& ch, const WS_ASYNC_CONTEXT* ctx, WS_ERROR* err
       if (fd >= 0) fd = take_connection(ch, fd, false) ? ch.result_fd_ : -EAGAIN;
       lock.lock();
       bool aborted = accept_aborted_locked(ch);
+      if (fd >= 0) last_accept_in_loop_ = false;
       if (fd != -EAGAIN) {
         lock.unlock();
         return finish_off_loop(ch, fd, aborted, error);
@@ -331,6 +332,7 @@ void listener::accept_done(channel& ch, int res) noexcept {
   {
     std::lock_guard lock(mu_);
     aborted = ch.aborted_;
+    if (res >= 0) last_accept_in_loop_ = true;
     ch.started_ = false;  // its op is out of the backend: no steal may pick it
     if (ch.stolen_) {
       ch.stolen_ = false;

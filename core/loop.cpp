@@ -127,15 +127,11 @@ completion* loop::pop_ready() noexcept {
 }
 
 void loop::poll_io(int timeout_ms) noexcept {
-  // Longer than a wake-up takes: the wait slept.
-  constexpr auto slept_after = std::chrono::microseconds(10);
-  auto before = timer_clock::now();
-  int bound = timers_.wait_ms(before);
+  int bound = timers_.wait_ms(timer_clock::now());
   if (bound >= 0 && (timeout_ms < 0 || bound < timeout_ms)) timeout_ms = bound;
   backend_->run_once(timeout_ms);
-  auto after = timer_clock::now();
-  last_poll_slept_.store(timeout_ms != 0 && after - before > slept_after, std::memory_order_relaxed);
-  if (timers_.size()) timers_.run_due(after);
+  last_poll_slept_.store(backend_->last_wait_slept(), std::memory_order_relaxed);
+  if (timers_.size()) timers_.run_due(timer_clock::now());
 }
 
 void loop::invoke(completion& c, WS_CALLBACK_MODEL model) noexcept {

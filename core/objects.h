@@ -338,6 +338,9 @@ class listener {
   std::uint32_t inflight_ = 0;  // accepts started and not yet reported to their caller
   pending_ops ops_;             // the accepts in flight, a close, an open
   bool loop_knows_slot_ = false;
+  // The last connection was accepted by the loop, not found queued by the caller:
+  // with the loop's last wait asleep, the next async accept goes there at once.
+  bool last_accept_in_loop_ = false;
   bool cancel_posted_ = false;
   bool finish_posted_ = false;
   bool aborted_while_opening_ = false;

@@ -34,6 +34,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <string_view>
 
@@ -149,6 +150,20 @@ class backend {
   // A backend on a libuv host: call the activity hook again after timeout_ms (-1:
   // not at all), for the loop's timers. Others ignore it.
   virtual void schedule_activity(int /*timeout_ms*/) noexcept {}
+
+  // Whether the last run_once's wait slept (longer than a wake-up takes): nothing was
+  // ready, and a caller may guess that nothing will be at once either. Loop thread.
+  bool last_wait_slept() const noexcept { return last_wait_slept_; }
+
+ protected:
+  using wait_clock = std::chrono::steady_clock;
+  // Called by run_once right after its wait, before it dispatches what it found.
+  void waited(wait_clock::time_point since, int timeout_ms) noexcept {
+    last_wait_slept_ = timeout_ms != 0 && wait_clock::now() - since > std::chrono::microseconds(10);
+  }
+
+ private:
+  bool last_wait_slept_ = false;
 };
 
 }  // namespace openwws::platform

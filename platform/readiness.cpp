@@ -73,7 +73,9 @@ class readiness_backend final : public backend {
   }
 
   void run_once(int timeout_ms) noexcept override {
+    auto since = wait_clock::now();
     harvested_ = poller_->wait(timeout_ms, tokens_, max_events);
+    waited(since, timeout_ms);
     for (next_ = 0; next_ < harvested_; ++next_) {
       std::uintptr_t token = tokens_[next_];
       if (token == forgotten) continue;

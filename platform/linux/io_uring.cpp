@@ -145,6 +145,7 @@ class io_uring_backend final : public backend {
   }
 
   void run_once(int timeout_ms) noexcept override {
+    auto since = wait_clock::now();
     if (timeout_ms < 0) {
       io_uring_submit_and_wait(&ring_, 1);
     } else if (timeout_ms == 0) {
@@ -154,6 +155,7 @@ class io_uring_backend final : public backend {
       io_uring_cqe* cqe = nullptr;
       io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
     }
+    waited(since, timeout_ms);
     reap();
   }
 

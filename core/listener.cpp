@@ -401,32 +401,31 @@ bool listener::maybe_finish_close_locked(bool may_wake_closer) noexcept {
   return false;
 }
 
-void listener::report_close_off_loop() noexcept {
-  HRESULT hr;
-  {
-    std::lock_guard lock(mu_);
-    hr = aborted_while_closing_ ? WS_E_OPERATION_ABORTED : S_OK;
-  }
-  if (FAILED(hr)) fail(close_error_, hr, "WsCloseListener: WsAbortListener was called while closing");
-  rt_.complete(close_done_, hr);  // wakes the synchronous closer: safe off the loop
+// On the loop, or off it for a synchronous closer (whose waiter may be woken from any
+// thread). The listener may be freed from here on.
+void listener::report_close(bool aborted) noexcept {
+  HRESULT hr = aborted ? WS_E_OPERATION_ABORTED : S_OK;
+  if (aborted) fail(close_error_, hr, "WsCloseListener: WsAbortListener was called while closing");
+  rt_.complete(close_done_, hr);
 }
 
-bool listener::accept_finished_locked() noexcept {
+bool listener::accept_finished_locked(bool* wake_closer) noexcept {
   --inflight_;
-  maybe_finish_close_locked();
-  return ops_.end();
+  bool wake = maybe_finish_close_locked(wake_closer != nullptr);
+  if (wake_closer) *wake_closer = wake;
+  return ops_.end();  // never true while a close is armed: it counts as an operation
 }
 
 void listener::accept_finished() noexcept {
   bool doomed;
   bool wake_closer;
+  bool aborted;
   {
     std::lock_guard lock(mu_);
-    --inflight_;
-    wake_closer = maybe_finish_close_locked(true);
-    doomed = ops_.end();  // never while a close is armed: it counts as an operation
+    doomed = accept_finished_locked(&wake_closer);
+    aborted = aborted_while_closing_;
   }
-  if (wake_closer) report_close_off_loop();
+  if (wake_closer) report_close(aborted);
   if (doomed) destroy();
 }
 
@@ -574,22 +573,21 @@ HRESULT listener::start_close_locked(const WS_ASYNC_CONTEXT* ctx, sync_waiter* w
 void listener::run_finish_close(command& c) noexcept {
   listener& self = owner_of(c, &listener::finish_close_cmd_);
   self.rt_.io().remove_listener(self.slot_);
-  HRESULT hr = S_OK;
+  bool aborted;
   {
     std::lock_guard lock(self.mu_);
     platform::close_fd(self.slot_.fd);
     self.slot_.fd = -1;
     self.loop_knows_slot_ = false;
-    if (self.aborted_while_closing_) hr = WS_E_OPERATION_ABORTED;
+    aborted = self.aborted_while_closing_;
   }
-  if (FAILED(hr)) fail(self.close_error_, hr, "WsCloseListener: WsAbortListener was called while closing");
-  self.rt_.complete(self.close_done_, hr);  // the listener may be freed from here on
+  self.report_close(aborted);
 }
 
 void listener::publish_close(void* self, HRESULT) noexcept {
   auto& l = *static_cast<listener*>(self);
   std::lock_guard lock(l.mu_);
-  if (l.slot_.fd >= 0 && !l.loop_knows_slot_) {  // finished off the loop (report_close_off_loop)
+  if (l.slot_.fd >= 0 && !l.loop_knows_slot_) {  // finished off the loop (accept_finished)
     platform::close_fd(l.slot_.fd);
     l.slot_.fd = -1;
   }

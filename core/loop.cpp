@@ -130,7 +130,6 @@ void loop::poll_io(int timeout_ms) noexcept {
   int bound = timers_.wait_ms(timer_clock::now());
   if (bound >= 0 && (timeout_ms < 0 || bound < timeout_ms)) timeout_ms = bound;
   backend_->run_once(timeout_ms);
-  last_poll_slept_.store(backend_->last_wait_slept(), std::memory_order_relaxed);
   if (timers_.size()) timers_.run_due(timer_clock::now());
 }
 

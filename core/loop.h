@@ -104,8 +104,9 @@ class loop {
   // where a synchronous call would wait for itself.
   virtual bool on_loop_thread() const noexcept = 0;
   // Whether the loop's last wait for I/O slept (it had nothing to do): an accept then
-  // most likely finds no connection queued. A hint, read from any thread.
-  bool last_poll_slept() const noexcept { return last_poll_slept_.load(std::memory_order_relaxed); }
+  // most likely finds no connection queued. A hint, read from any thread once the
+  // loop is usable (as every accept's listener is).
+  bool last_poll_slept() const noexcept { return backend_->last_wait_slept(); }
   // True when a call on this thread may block until other operations report: not on
   // the loop thread, and not inside a callback of owner's own.
   bool may_wait_for(const void* owner) const noexcept { return !on_loop_thread() && !delivering(owner); }
@@ -168,7 +169,6 @@ class loop {
  private:
   std::atomic<command*> incoming_{nullptr};  // Treiber stack, reversed when drained
   std::atomic<bool> sleeping_{false};
-  std::atomic<bool> last_poll_slept_{false};  // written by the loop thread
   timer_queue timers_;                // the role holder's
   completion* ready_head_ = nullptr;  // callbacks due; the role holder's
   completion* ready_tail_ = nullptr;

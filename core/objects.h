@@ -271,9 +271,9 @@ class listener {
   // The pending accept ch gave its connection away: it waits for the next one.
   void accept_again(channel& ch) noexcept;
   // The close is due once nothing is in flight: the loop finishes it, or, given
-  // may_wake_closer, the caller does (true: report_close_off_loop after unlocking).
+  // may_wake_closer, the caller does (true: report_close after unlocking).
   bool maybe_finish_close_locked(bool may_wake_closer = false) noexcept;
-  void report_close_off_loop() noexcept;
+  void report_close(bool aborted) noexcept;
 
   // ---- net.tcp handshakes (core/listener_handshake.cpp) ----
   nettcp::preamble_policy policy_for(const channel& ch) const noexcept;
@@ -319,9 +319,10 @@ class listener {
   HRESULT start_close_locked(const WS_ASYNC_CONTEXT* ctx, sync_waiter* waiter, WS_ERROR* error,
                              kernel_wakes* later = nullptr) noexcept;
   // An accept reported to its caller: one fewer in flight. The locked form returns
-  // true when the caller must delete the listener (after unlocking).
+  // true when the caller must delete the listener (after unlocking); given wake_closer,
+  // it may leave the close to the caller (*wake_closer: report_close after unlocking).
   void accept_finished() noexcept;
-  bool accept_finished_locked() noexcept;
+  bool accept_finished_locked(bool* wake_closer = nullptr) noexcept;
   static void run_cancel(command& c) noexcept;
   static void run_finish_close(command& c) noexcept;
   static void publish_close(void* self, HRESULT hr) noexcept;

@@ -152,18 +152,20 @@ class backend {
   virtual void schedule_activity(int /*timeout_ms*/) noexcept {}
 
   // Whether the last run_once's wait slept (longer than a wake-up takes): nothing was
-  // ready, and a caller may guess that nothing will be at once either. Loop thread.
-  bool last_wait_slept() const noexcept { return last_wait_slept_; }
+  // ready, and a caller may guess that nothing will be at once either. A hint, read
+  // from any thread.
+  bool last_wait_slept() const noexcept { return last_wait_slept_.load(std::memory_order_relaxed); }
 
  protected:
   using wait_clock = std::chrono::steady_clock;
   // Called by run_once right after its wait, before it dispatches what it found.
   void waited(wait_clock::time_point since, int timeout_ms) noexcept {
-    last_wait_slept_ = timeout_ms != 0 && wait_clock::now() - since > std::chrono::microseconds(10);
+    bool slept = timeout_ms != 0 && wait_clock::now() - since > std::chrono::microseconds(10);
+    last_wait_slept_.store(slept, std::memory_order_relaxed);
   }
 
  private:
-  bool last_wait_slept_ = false;
+  std::atomic<bool> last_wait_slept_{false};  // written by the loop thread
 };
 
 }  // namespace openwws::platform

@@ -223,14 +223,20 @@ HRESULT listener::accept(channel& ch, const WS_ASYNC_CONTEXT* ctx, WS_ERROR* err
     ch.op_.cancel_requested.store(false, std::memory_order_relaxed);
     ch.aborted_ = false;  // no abort_accept before ACCEPTING, and the channel is in no list yet
     ch.ops_.begin();
+    // The listener counts this call before ACCEPTING shows (lock order: channel, then
+    // listener): a WsFreeListener that saw ACCEPTING waits for it.
+    std::lock_guard counted(mu_);
+    ops_.begin();
   }
   std::unique_lock lock(mu_);
   // Ends the accept before it reached the loop; counted: it had passed the state check.
   auto refuse = [&](HRESULT hr, const std::string& text, bool counted) {
+    bool doomed = !counted && ops_.end();
     lock.unlock();
     HRESULT result = fail(error, hr, text);
     ch.end_early(-1);
     if (counted) accept_finished();
+    if (doomed) destroy();
     return result;
   };
   if (state_ != WS_LISTENER_STATE_OPEN) {
@@ -244,7 +250,6 @@ HRESULT listener::accept(channel& ch, const WS_ASYNC_CONTEXT* ctx, WS_ERROR* err
   if (ch.op_.cancel_requested.load(std::memory_order_relaxed))
     return refuse(WS_E_OPERATION_ABORTED, "WsAcceptChannel: the channel was aborted", false);
   ++inflight_;
-  ops_.begin();
   bool looked = false;  // found no connection queued just now, or judged so
   if (pending_.empty() && ready_count_ == 0 && slot_.ready.load(std::memory_order_relaxed) == 0) {
     // A synchronous accept may wait on this thread, woken by the kernel.

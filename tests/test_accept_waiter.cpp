@@ -8,13 +8,16 @@
 #include "support.h"
 
 #include "platform/accept_wait.h"
+#include "platform/socket.h"
 
 #include <doctest/doctest.h>
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
 #include <thread>
 
@@ -105,6 +108,52 @@ TEST_CASE_FIXTURE(fd_guard, "a_watched_socket_that_outlives_its_descriptor_neith
   close_rst(queued_on_a);
   ::close(held);
   ::close(b);
+}
+
+// A wake ends a wait with no connection taken, and a connection that races a wake is
+// accepted exactly once, by the wait or by the next, never lost.
+TEST_CASE_FIXTURE(fd_guard, "a_wake_ends_a_thread_wait_and_a_racing_connection_is_accepted_exactly_once") {
+  platform::accept_waiter* mine = platform::this_thread_accept_waiter();
+  if (!mine) return;  // this platform waits through the loop
+  USHORT port = 0;
+  int listen_fd = loopback_socket(&port, 64);
+  REQUIRE(listen_fd >= 0);
+  REQUIRE(::fcntl(listen_fd, F_SETFL, O_NONBLOCK) == 0);  // as the library's are
+  const std::uint64_t id = first_id + 10;
+  std::atomic<platform::accept_waiter*> other{nullptr};
+  std::atomic<int> result{2};
+  std::thread waiting([&] {
+    other = platform::this_thread_accept_waiter();
+    result = platform::wait_for_connection(*other.load(), listen_fd, id);
+  });
+  REQUIRE(wait_until([&] { return other.load() != nullptr; }, 5s));
+  std::this_thread::sleep_for(20ms);  // most likely asleep in the kernel by now
+  platform::wake(*other.load());
+  waiting.join();
+  CHECK(result == 0);
+
+  constexpr int rounds = 200;
+  int accepted = 0;
+  std::array<int, rounds> clients{};
+  for (int i = 0; i < rounds; ++i) {
+    std::thread waker([&] { platform::wake(*mine); });
+    clients[i] = raw_connect(port);
+    int fd = -EAGAIN;
+    // Woken instead of served: by this round's wake, or the last round's that came
+    // after its connection; each wait spends one.
+    for (int tries = 0; fd == -EAGAIN && tries < 3; ++tries)
+      if (platform::wait_for_connection(*mine, listen_fd, id) == 1) fd = platform::accept_one(listen_fd);
+    waker.join();
+    CHECK(fd >= 0);
+    if (fd >= 0) {
+      ++accepted;
+      ::close(fd);
+    }
+  }
+  CHECK(accepted == rounds);
+  CHECK(platform::accept_one(listen_fd) == -EAGAIN);  // none left behind
+  for (int c : clients) close_rst(c);
+  ::close(listen_fd);
 }
 
 #endif  // __linux__

@@ -66,22 +66,23 @@ bool listener::wait_in_kernel(channel& ch, platform::accept_waiter& w, std::uniq
   kernel_waiters_.push_back(me);
   ch.in_kernel_ = &me;
   // Leaving: the kernel may have woken this thread alone for a connection it does not
-  // take, or for more than one; then another waiter looks again.
-  auto unlink = [&] {
+  // take (or, on older kernels, for the next one too); then another waiter looks again.
+  auto unlink = [&](bool took) {
     kernel_waiters_.remove(me);
     ch.in_kernel_ = nullptr;
+    if (took && platform::next_wake_passes_woken_waiter()) return;
     if (kernel_waiter* other = kernel_waiters_.front(); other && platform::connection_queued(slot_.fd))
       platform::wake(*other->waiter);
   };
   for (;;) {
     if (accept_aborted_locked(ch)) {
-      unlink();
+      unlink(false);
       lock.unlock();
       hr = finish_off_loop(ch, -ECANCELED, true, error);
       return true;
     }
     if (me.leave || !may_wait_in_kernel_locked()) {
-      unlink();
+      unlink(false);
       return false;
     }
     lock.unlock();
@@ -94,7 +95,7 @@ bool listener::wait_in_kernel(channel& ch, platform::accept_waiter& w, std::uniq
     lock.lock();
     if (woke < 0) me.leave = true;  // no wait here (descriptors ran out?): the loop's
     if (fd == -EAGAIN) continue;
-    unlink();
+    unlink(fd >= 0);
     bool aborted = accept_aborted_locked(ch);
     lock.unlock();
     hr = finish_off_loop(ch, fd, aborted, error);

@@ -27,6 +27,12 @@ int wait_for_connection(accept_waiter& w, int listen_fd, std::uint64_t socket_id
 // thread found nothing queued then, and likely will again. Makes no waiter.
 bool this_thread_last_wait_blocked() noexcept;
 
+// Whether the kernel's exclusive wake-up for the next connection reaches another
+// waiting thread while this one, woken for the last, has yet to run (Linux 6.2 takes a
+// woken epoll waiter off the queue at once). Where it may not, a thread that took a
+// connection looks for more and wakes another waiter itself.
+bool next_wake_passes_woken_waiter() noexcept;
+
 // Any thread: ends w's current or next wait_for_connection.
 void wake(accept_waiter& w) noexcept;
 

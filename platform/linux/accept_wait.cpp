@@ -13,12 +13,14 @@
 
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <thread>
 
 namespace openwws::platform {
@@ -144,6 +146,18 @@ int wait_for_connection(accept_waiter& w, int listen_fd, std::uint64_t socket_id
 }
 
 bool this_thread_last_wait_blocked() noexcept { return last_wait_blocked; }
+
+bool next_wake_passes_woken_waiter() noexcept {
+  // ep_autoremove_wake_function (6.2): before it, a woken waiter stayed on its
+  // instance's queue until its thread ran, and took the next exclusive wake-up too.
+  static const bool passes = [] {
+    utsname u{};
+    int major = 0, minor = 0;
+    return ::uname(&u) == 0 && std::sscanf(u.release, "%d.%d", &major, &minor) == 2 &&
+           (major > 6 || (major == 6 && minor >= 2));
+  }();
+  return passes;
+}
 
 void wake(accept_waiter& w) noexcept { w.wake(); }
 

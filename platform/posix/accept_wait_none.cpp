@@ -13,6 +13,8 @@ int wait_for_connection(accept_waiter&, int, std::uint64_t) noexcept { return 0;
 
 bool this_thread_last_wait_blocked() noexcept { return false; }
 
+bool next_wake_passes_woken_waiter() noexcept { return false; }
+
 void wake(accept_waiter&) noexcept {}
 
 void pin(accept_waiter&) noexcept {}

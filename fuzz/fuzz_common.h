@@ -8,12 +8,14 @@
 
 #include "platform/socket.h"
 
+#include <chrono>
 #include <cstdarg>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <thread>
 
 // UBSan reports are findings too: stop at the first one instead of printing and going
 // on (b_sanitize=undefined compiles recoverable checks). Same for ASan's leak check on
@@ -94,6 +96,18 @@ class reader {
 inline int open_fds() {
   int n = openwws::platform::open_descriptor_count();  // /proc/self/fd on Linux, /dev/fd elsewhere
   if (n < 0) violation("cannot list the open descriptors: errno %d", -n);
+  return n;
+}
+
+// The descriptor count once it is back to `before`, or what it still is after 100 ms.
+// libFuzzer's RSS thread opens /proc/self files once a second: a descriptor it holds
+// for a moment is not the input's; one the input leaked stays open.
+inline int open_fds_settled(int before) {
+  int n = open_fds();
+  for (int i = 0; i < 100 && n != before; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    n = open_fds();
+  }
   return n;
 }
 

@@ -528,7 +528,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   close_and_free_channel(o.client_channel);
   close_and_free_listener(o.listener);
   WsFreeError(o.error);
-  const int fds_after = fuzz::open_fds();
+  const int fds_after = fuzz::open_fds_settled(fds_before);
   FUZZ_CHECK(fds_after == fds_before, "descriptors before the input: %d, after: %d", fds_before, fds_after);
   return 0;
 }

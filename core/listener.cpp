@@ -213,8 +213,9 @@ void listener::unlink_pending(channel& ch) noexcept {
 }
 
 HRESULT listener::accept(channel& ch, const WS_ASYNC_CONTEXT* ctx, WS_ERROR* error) noexcept {
+  std::unique_lock<std::mutex> lock;
   {
-    std::lock_guard lock(ch.mu_);
+    std::lock_guard ch_lock(ch.mu_);
     if (ch.state_ != WS_CHANNEL_STATE_CREATED)
       return fail(error, WS_E_INVALID_OPERATION,
                   format("WsAcceptChannel: the channel is %s; only a CREATED channel can accept",
@@ -224,11 +225,11 @@ HRESULT listener::accept(channel& ch, const WS_ASYNC_CONTEXT* ctx, WS_ERROR* err
     ch.aborted_ = false;  // no abort_accept before ACCEPTING, and the channel is in no list yet
     ch.ops_.begin();
     // The listener counts this call before ACCEPTING shows (lock order: channel, then
-    // listener): a WsFreeListener that saw ACCEPTING waits for it.
-    std::lock_guard counted(mu_);
+    // listener): a WsFreeListener that saw ACCEPTING waits for it. Its lock stays held
+    // for what follows.
+    lock = std::unique_lock(mu_);
     ops_.begin();
   }
-  std::unique_lock lock(mu_);
   // Ends the accept before it reached the loop; counted: it had passed the state check.
   auto refuse = [&](HRESULT hr, const std::string& text, bool counted) {
     bool doomed = !counted && ops_.end();
